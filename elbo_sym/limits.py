@@ -202,7 +202,7 @@ fails, on every machine."""
 SEARCH_EXACT_WEIGHT = 10
 """An instance decided exactly (fractions, logs of primes) counts as this many float screenings of it."""
 POLISH_WEIGHT = 20
-"""An evaluation at 60 to 600 digits while a float minimum is polished (engine.polishing) counts as this
+"""An evaluation at 60 to 180 digits while a float minimum is polished (engine.polishing) counts as this
 many float screenings of the point."""
 POLISH_WORK_OPERATIONS = 1_000_000
 """Most work the polishing of a step's float minima (engine.polishing) may do in one explicit model,

@@ -126,9 +126,8 @@ def test_a_failure_only_at_an_irrational_point_is_an_error_naming_it():
     start = "(D*Sum(w_d**2, (d, 1, D)) - Sum(w_d, (d, 1, D))**2 - 2*(D - 1))**2 + (D - 7)**2"
     step = check_file(loads(_any_d(start), "irr.toml")).steps[0]
     assert step.verdict == "error", step.reason  # never checked; refuted if the search finds a rational point
-    # named exactly by the plan, or (since the polishing reaches 7 coordinates, session 21) as the meeting it polished
-    assert ("fail at D = 7" in step.reason and "w_1 = sqrt(2)" in step.reason) or (
-        "meet at a point the search cannot give exactly" in step.reason and "w7 ≈" in step.reason), step.reason
+    # named exactly by the plan, never as the meeting the polishing also reaches (tests/test_named_failure_first.py)
+    assert "fail at D = 7" in step.reason and "w_1 = sqrt(2)" in step.reason, step.reason
 
 
 @pytest.mark.full

@@ -48,8 +48,8 @@ def test_the_f3_points_difference_is_positive():
     (log(2 * sqrt(2)) - Rational(3, 2) * log(2), 0),                   # exactly 0: exact algebra
     (log(sqrt(2)) - log(2) / 2 + exp(-10**20), 1),                     # 0 beside a term no interval reaches
     (log(sqrt(2)) - log(2) / 2 - exp(-10**20) * pi, -1),
-    pytest.param(log(CRootOf(Symbol("x")**3 - 2, 0)**3) - log(2), None,  # 0, but not shown: undecided, never 0
-                 marks=pytest.mark.full),                              # (0.6 s: intervals up to 1000 digits)
+    pytest.param(log(CRootOf(Symbol("x")**3 - 2, 0)**3) - log(2), 0,  # 0: the log's argument is exactly 2
+                 marks=pytest.mark.full),                              # (session 22: closed_sign's _rational_logs)
 ])
 def test_closed_sign_is_exact_or_undecided(e, expected):
     assert closed_sign(e) == expected

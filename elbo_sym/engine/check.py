@@ -1259,12 +1259,28 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
     # the whole plan is counted, so that where it stops does not depend on the machine's speed or load
     work = _search_work(general, definedness)
     polishing = Allowance()  # ... and the polishing's allowance is the step's, not each model's
+    met: list[_SidesMeet] = []  # meetings the polishing named, set aside for the exact plan's named failure
+
+    def search_one(explicit, light: bool, phase: str, pins: tuple = ()):
+        """`_search_one` in `explicit`; a polished meeting (`_SidesMeet`) ends the step at once unless the
+        exact plan names where the step fails (`exact.unreached`): that exact point is the more useful
+        error ("fail at D = 7, w_1 = sqrt(2)"), so the plan runs on -- a rational counterexample still
+        refutes -- and the plan's failure is the error when nothing does."""
+        try:
+            return _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work,
+                               pins, polishing)  # positional: tests wrap _search_one(*args)
+        except _SidesMeet as meeting:
+            if exact.unreached is None:
+                raise
+            met.append(meeting)
+            return None, 0, 0, ()
+
     for pin in exact.pins:  # the exact decision's own values first (each with the quick pass)
         explicit = models[0] if pin.D is None else model.explicit(pin.D)
         try:
-            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, True, "quick", tally,
-                                             work, pin.blocks, polishing)
+            found, h, u, skips = search_one(explicit, True, "quick", pin.blocks)
         except BudgetExceeded as error:
+            _named_failure_first(met, exact)
             if not work.exhausted or definedness:
                 raise
             clear_cache()
@@ -1284,9 +1300,9 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
             continue
         try:
             light = general and (_is_density_model(explicit) or explicit.K > FULL_SEARCH_K)
-            found, h, u, skips = _search_one(lhs, step, model, explicit, examples, open_, light, phase, tally, work,
-                                             (), polishing)  # positional: tests wrap _search_one(*args)
+            found, h, u, skips = search_one(explicit, light, phase)
         except BudgetExceeded as error:
+            _named_failure_first(met, exact)
             if definedness or not (general or work.exhausted):  # the definedness search says its own refusal
                 raise
             clear_cache()
@@ -1331,6 +1347,14 @@ def _search_everywhere(lhs: Expr, step: Step, model, examples, open_, definednes
     searched = Searched(tuple(reached), densities, held, undecided, tuple(notes) + tally.notes(),
                         tuple(sorted(set(dimensions))), tuple(skipped), covered)
     return found, held, undecided, searched
+
+
+def _named_failure_first(met: list, exact: ExactPlan) -> None:
+    """When the search stops (its budget) after setting a polished meeting aside (`met`), the exact
+    plan's named failure (`exact.unreached`), not the budget, is the step's error."""
+    if met and exact.unreached is not None:
+        clear_cache()
+        raise UnfoldError(exact.unreached) from None
 
 
 def _general_work() -> WorkCount:

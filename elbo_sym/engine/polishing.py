@@ -4,9 +4,11 @@ sides meet at a point no rational reaches.
 A float minimum of the search's margin below POLISH_TOLERANCE is followed in mpmath
 (numbers.polish) at 60, then 120 digits, of sign * (left - right) -- sign making a failure negative.
 Each polished point is rounded to a rational 10**-digits away (`Chart.instance`) for the caller to
-decide exactly: a non-strict step false on a sliver 10**-48 thin fails there (red team rt46 F2).  A
-negative minimum deeper than 120 digits can reach is polished once more, at the digits it needs (at
-most MAX_POLISH_DIGITS).
+decide exactly: a non-strict step false on a sliver 10**-48 thin fails there (red team rt46 F2); so is a
+strict step's minimum polished once more at CONFIRM_DIGITS (below: a failure of -1e-288 shows only there).
+(A pass at up to 600 digits for a minimum negative at 60 and 120 digits is gone, session 22: nothing reached
+it -- a non-strict step's minimum is polished on only below -1e-110, which 120 digits decide, and a strict
+step's 60-digit value is no smaller than its arithmetic's noise, about 1e-120, unless it cancels exactly.)
 
 A strict step false only at an irrational point that no coordinate of is rational (rt46 F7) has no
 such rational point; there the polished minimum is a `Meeting` -- the step is an `error`, not `checked`
@@ -35,18 +37,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 import mpmath
-from sympy import Add, Expr, Integer, exp
+from sympy import Add, Expr, Integer, Rational, Symbol, exp
 
 from elbo_sym.engine.models.base import PARAMETER, UNIT
 from elbo_sym.engine.search import ALGEBRAIC_TOLERANCE, Chart, Instance, chart
 from elbo_sym.limits import POLISH_WORK_OPERATIONS
 from elbo_sym.numbers.evaluate import compile_float, compile_mp
-from elbo_sym.numbers.polish import MAX_POLISH_DIGITS, POLISH_DIGITS, Polished, polish
+from elbo_sym.numbers.polish import POLISH_DIGITS, Polished, polish
 
 MAX_POLISHED_MINIMA = 2
 """Distinct float minima polished per explicit model (the smallest first)."""
@@ -86,9 +88,6 @@ parameter's end as a share of its width) is an edge minimum: picked after the on
 F2: KL(q(z), p(z)) -> 1 as q leaves the simplex, so edge decoys took both places before the curve inside)."""
 FLOAT_EXP_RANGE = 700.0
 """|u| beyond which exp(u) underflows to 0 or overflows in floats (e**709 is the largest float)."""
-DEEPER_DIGITS = 10
-"""Digits beyond half a negative minimum's exponent when it is polished deeper: a rational within
-10**-digits of the minimum misses it by about 10**(-2 * digits)."""
 
 
 @dataclass(frozen=True)
@@ -170,15 +169,14 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
     margins = _margin_function(premises, obligations, symbols, spend)
+    bounded = _premise_ends(premises)
     firsts = []
-    for site in _picked(model, parts, sign, minima):
+    for site in (_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)):
         objective_at = _objective(site, symbols)
         first = polish(objective_at, site.chart.start, POLISH_DIGITS[0], spend)
         if first is None:
             continue
-        found = site.chart.instance(first.point, first.digits)
-        if found is not None:
-            yield found
+        yield from _rounded(site, first)
         if first.converged and _worth_more(first, strict):
             firsts.append((site, objective_at, first, margins(site, first.point)))
     firsts.sort(key=lambda picked: not _inside_by_far(picked[3]))  # stable: the smallest first within each
@@ -186,15 +184,7 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
         second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
         if second is None:
             continue
-        found = site.chart.instance(second.point, second.digits)
-        if found is not None:
-            yield found
-        deeper = _deeper_digits(first, second)
-        if deeper is not None:
-            third = polish(objective_at, second.point, deeper, spend)
-            found = site.chart.instance(third.point, deeper) if third is not None else None
-            if found is not None:
-                yield found
+        yield from _rounded(site, second)
         if not strict:
             continue
         meeting = _meeting(site, first, second, first_margins, margins, model)
@@ -203,12 +193,14 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             third = None
             if meeting is not None:
                 third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                yield from _rounded(site, third)
                 if _confirmed(second, third, scale):
                     met.append(meeting)
                     continue
             if _closed_bounds(site.chart) and _near_meeting(first, second, scale):
                 if third is None:
                     third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+                    yield from _rounded(site, third)
                 on_bound = None
                 if third is not None and third.converged:
                     on_bound = _on_a_closed_bound(site, objective_at, second, third, margins, scale, spend, model)
@@ -218,6 +210,19 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             if meeting is not None:
                 met.append(meeting)
             raise
+
+
+def _rounded(site: _Site, polished: Polished | None) -> Iterator[Instance]:
+    """The rational instance 10**-digits from a polished point, for the caller to decide exactly (none when
+    there is no point, or rounding leaves the domain).  At CONFIRM_DIGITS too: ``(log(t) - log(2)/2)**2 >
+    ((1/10**12)**12)**2``, false within 1e-144 of t = sqrt(2), falls from 6e-142 to 6e-262 as a meeting would,
+    then stays at -1e-288 at 180 digits -- no confirmed meeting, and no rational at 60 or 120 digits fails
+    (each misses by about 10**(-2 * digits)): it passed with accept; the 180-digit rational refutes it."""
+    if polished is None:
+        return
+    found = site.chart.instance(polished.point, polished.digits)
+    if found is not None:
+        yield found
 
 
 def _worth_more(first: Polished, strict: bool) -> bool:
@@ -379,18 +384,6 @@ def _site(model, parts: tuple, sign: int, values: list[tuple[float, ...]]) -> _S
     difference = Add(a, -b)
     where = chart(model, values, set(difference.free_symbols))
     return None if where is None else _Site(where, a, b, Integer(sign) * difference)
-
-
-def _deeper_digits(first: Polished, second: Polished) -> int | None:
-    """The digits a stable negative minimum (a failure in both precisions, of about the same size) needs
-    for a rational beside it to fail too, when beyond the second precision and within MAX_POLISH_DIGITS."""
-    if not (first.converged and second.converged and second.value < 0 and first.value < 0):
-        return None
-    with mpmath.mp.workdps(30):
-        if not abs(second.value - first.value) <= abs(second.value) / 2:
-            return None
-        needed = int(-mpmath.log10(-second.value) / 2) + DEEPER_DIGITS
-    return needed if second.digits < needed <= MAX_POLISH_DIGITS else None
 
 
 def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list, margins, model) -> Meeting | None:
@@ -596,7 +589,9 @@ def _bound_settings(chart_: Chart, point) -> list[tuple[tuple[int, Fraction], ..
 
 def _closed_ends(chart_: Chart) -> dict[int, tuple[Fraction | None, Fraction | None]]:
     """Free coordinate's index: its closed (lower, upper) ends, None where open or absent -- a parameter's
-    closed ends, a likelihood's 1 (a probability's 0 is open); read by `_closed_bounds` and `_clamped`."""
+    closed ends, a likelihood's 1 (a probability's 0 is open), and a parameter's closed ends premises give it
+    (`Chart.premise_ends`; the tightest end of each side, open where an open one is as tight); read by
+    `_closed_bounds` and `_clamped`."""
     ends: dict[int, tuple[Fraction | None, Fraction | None]] = {}
     for i, (bi, _) in enumerate(chart_.free):
         block = chart_.model.blocks[bi]
@@ -604,9 +599,64 @@ def _closed_ends(chart_: Chart) -> dict[int, tuple[Fraction | None, Fraction | N
             ends[i] = (None, Fraction(1))
         elif block.kind == PARAMETER:
             b = block.bounds
-            ends[i] = (None if b.lower is None or b.lower_open else Fraction(b.lower),
-                       None if b.upper is None or b.upper_open else Fraction(b.upper))
+            lower, upper = chart_.premise_ends[i] if chart_.premise_ends else (None, None)
+            lowers = [(Fraction(b.lower), not b.lower_open)] if b.lower is not None else []
+            uppers = [(Fraction(b.upper), not b.upper_open)] if b.upper is not None else []
+            ends[i] = (_tightest(lowers + ([(lower, True)] if lower is not None else []), max),
+                       _tightest(uppers + ([(upper, True)] if upper is not None else []), min))
     return ends
+
+
+def _tightest(ends: list[tuple[Fraction, bool]], pick: Callable) -> Fraction | None:
+    """The tightest of one side's (value, closed) ends (`pick`: max for lower ends, min for upper ones) when
+    it is closed, else None: an open end as tight as a closed one leaves the bound outside (``beta > 0`` in
+    [params] with a premise ``beta >= 0``)."""
+    if not ends:
+        return None
+    value = pick(v for v, _ in ends)
+    return value if all(closed for v, closed in ends if v == value) else None
+
+
+def _premise_ends(premises: tuple) -> dict[Symbol, tuple[Fraction | None, Fraction | None]]:
+    """Symbol: the closed (lower, upper) ends the premises of the simple form ``symbol >= c`` or ``symbol <= c``
+    (either way round, c rational) give it, the tightest of each: with ``beta`` a real parameter and the premise
+    ``beta >= 0``, ``(log(s) - 1)**2 + beta > 0`` meets at beta = 0, which only the premise bounds (red team rt54
+    f18, f19: it passed with accept).  `premises`: (rel, its (left, right) pairs), as `polished_instances`.
+    Any other premise adds no end (its margin is still judged at every meeting)."""
+    ends: dict[Symbol, tuple[Fraction | None, Fraction | None]] = {}
+    for rel, pairs in premises:
+        if rel not in (">=", "<=") or len(pairs) != 1:
+            continue
+        a, b = pairs[0]
+        if isinstance(b, Symbol) and isinstance(a, Rational):  # c >= beta: beta <= c
+            a, b, rel = b, a, "<=" if rel == ">=" else ">="
+        if not (isinstance(a, Symbol) and isinstance(b, Rational)):
+            continue
+        c = Fraction(int(b.p), int(b.q))
+        lower, upper = ends.get(a, (None, None))
+        if rel == ">=":
+            lower = c if lower is None else max(lower, c)
+        else:
+            upper = c if upper is None else min(upper, c)
+        ends[a] = (lower, upper)
+    return ends
+
+
+def _with_premise_ends(site: _Site, bounded: dict[Symbol, tuple[Fraction | None, Fraction | None]]) -> _Site:
+    """`site` with its chart's `premise_ends` (each free coordinate's from `bounded`, `_premise_ends`), and its
+    start on such an end where the float minimiser left a coordinate within BOUND_NEAR of it, either side: the
+    minimiser only weighs a premise, so it stops a hair inside (beta = 1e-17) or outside (2 + 1e-13 for
+    ``beta <= 2``), and a coordinate entering linearly is frozen there by the polishing, its gap never falling."""
+    if not bounded:
+        return site
+    blocks = site.chart.model.blocks
+    ends = tuple(bounded.get(blocks[bi].symbols[j], (None, None)) for bi, j in site.chart.free)
+    start = list(site.chart.start)
+    for i, pair in enumerate(ends):
+        for end in pair:
+            if end is not None and abs(start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
+                start[i] = float(end)
+    return replace(site, chart=replace(site.chart, premise_ends=ends, start=tuple(start)))
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:

@@ -693,6 +693,9 @@ class Chart:
     fixed: tuple[tuple[int, tuple[Fraction, ...]], ...]
     start: tuple[float, ...]
     """The free coordinates at the float minimum."""
+    premise_ends: tuple[tuple[Fraction | None, Fraction | None], ...] = ()
+    """Per free coordinate (in order; () for none): the closed (lower, upper) ends premises of the form
+    ``beta >= 0`` give it (engine.polishing sets coordinates there; the domain's own ends are `edges`')."""
 
     def values(self, x: Sequence) -> list:
         """The model's parameters (in order) at the free coordinates `x` (floats, mpf or Fractions)."""

@@ -36,7 +36,7 @@ from sympy.polys.rootoftools import ComplexRootOf
 
 from elbo_sym.budget import checkpoint
 from elbo_sym.failures import reraise_callers
-from elbo_sym.numbers.algebraic import in_root, root_interval
+from elbo_sym.numbers.algebraic import InRoot, in_root, root_interval
 from elbo_sym.numbers.algebraic import sign as root_sign
 from elbo_sym.numbers.exact import PI_KEY, LogNumber, log_of
 
@@ -310,18 +310,70 @@ def closed_sign(e: Expr) -> int | None:
     certified intervals (a CRootOf among them by its exact rational interval), else as `decide` finds
     it (the exact-class terms summed exactly, the rest enclosed alone); 0 only from exact algebra (the
     expression expands to 0, its exact-class terms cancel with nothing left, or it is an algebraic
-    number whose minimal polynomial is x) -- an interval that merely contains 0 decides nothing.  Raises
+    number whose minimal polynomial is x) -- an interval that merely contains 0 decides nothing.  Where
+    that leaves it undecided, each log whose argument is an algebraic number shown rational by exact
+    algebra is the log of that rational (`_rational_logs`), and the value is decided again: log(r**3 - r)
+    at r = CRootOf(t**3 - t - 1, 0) is log(1) = 0, which no interval shows (red team rt49 v3, lv3).  Raises
     Undefined where the intervals or the algebra show it (a log of a value <= 0, a denominator exactly 0)."""
+    s = _closed_sign(e)
+    if s is None and not e.free_symbols:
+        rational = _rational_logs(e)
+        if rational != e:
+            return _closed_sign(rational)
+    return s
+
+
+def _rational_logs(e: Expr) -> Expr:
+    """`e` with each log(a) whose argument is an algebraic number of exact rational value c (`_rational_value`)
+    written log(c); Undefined when such a c is <= 0 (a log's argument exactly <= 0)."""
+    replaced = {}
+    for term in e.atoms(log):
+        c = _rational_value(term.args[0])
+        if c is not None:
+            if c <= 0:
+                raise Undefined(f"log of {c} (its argument {term.args[0]} is exactly {c})")
+            replaced[term] = log(c)
+    return e.xreplace(replaced) if replaced else e
+
+
+def _rational_value(a: Expr) -> Rational | None:
+    """a's value when a is an algebraic number (no symbol, log, exp or pi) shown rational by exact algebra:
+    its one form in Q(r) for one CRootOf r is a constant (numbers.algebraic.in_root: the reduced polynomial,
+    exact), or it expands and rationalises to a rational (square roots); else None -- never a guess."""
+    from sympy import expand, radsimp
+
+    if a.is_Rational:
+        return None  # already as exact as it gets (nothing to replace)
+    if a.free_symbols or a.has(log, exp, pi, S.Exp1):
+        return None
+    in_field = _in_field(a)
+    if in_field is not None:
+        form = in_field.as_expr()
+        return form if form.is_Rational else None
+    if a.atoms(ComplexRootOf):
+        return None  # two roots, or a root in a shape in_root does not take
+    simple = radsimp(expand(a))
+    return simple if simple.is_Rational else None
+
+
+def _in_field(e: Expr) -> InRoot | None:
+    """`e` in the field of its one CRootOf (numbers.algebraic.in_root), or None; Undefined where a
+    denominator is exactly 0 there."""
+    try:
+        return in_root(e)
+    except ZeroDivisionError as raised:
+        reraise_callers(raised)
+        raise Undefined("division by zero") from None
+
+
+def _closed_sign(e: Expr) -> int | None:
+    """`closed_sign` before logs of rational algebraic numbers are rewritten (see there)."""
     from sympy import Dummy, expand, minimal_polynomial, radsimp
     from sympy.polys.polyerrors import NotAlgebraic, PolynomialError
 
     if e.free_symbols:
         return None
-    try:
-        in_field = in_root(e)
-    except ZeroDivisionError as raised:
-        reraise_callers(raised)
-        raise Undefined("division by zero") from None
+    in_field = _in_field(e)
     if in_field is not None:  # rational in one CRootOf r: its one form in Q(r), 0 only as the zero polynomial
         return root_sign(in_field, INTERVAL_DIGITS)
     formed, e = e, radsimp(expand(e))

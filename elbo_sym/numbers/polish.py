@@ -25,8 +25,6 @@ from elbo_sym.budget import checkpoint
 POLISH_DIGITS = (60, 120)
 """The precisions a minimum is polished at, in turn (the second from the first's point): a genuine
 zero's value falls by many orders from one to the next, an underflowing density's does not."""
-MAX_POLISH_DIGITS = 600
-"""The most digits a minimum is polished at: a negative minimum of -10**-1000 is not followed."""
 MAX_NEWTON_STEPS = 24
 """Newton steps per precision: from a float minimum (about 1e-7 off) quadratic convergence needs 4
 or 5, but from a minimiser stopped short in 7 coordinates (4.8e-5 at K = 8, red team rt49 F3: a
@@ -150,4 +148,4 @@ def _newton_step(gradient: list, hessian: list, digits: int) -> list:
     return step
 
 
-__all__ = ["Polished", "polish", "POLISH_DIGITS", "MAX_POLISH_DIGITS"]
+__all__ = ["Polished", "polish", "POLISH_DIGITS"]
