@@ -878,9 +878,9 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     # each real parameter's open ends, exactly: past every root of the difference where its sign fails
     # -- nominated where the step fails, so one left undecided is one on purpose: never `checked` (session 22)
     bases = [i for i in candidates if i.source == RANDOM_SOURCE]
-    differences, same_sign = _far_end_differences(judge.parts, model)
+    far_differences, same_sign = _far_end_differences(judge.parts, model)
     on_purpose = True
-    for instance in far_end_instances(model, differences, lambda s: not holds(rel, s),
+    for instance in far_end_instances(model, far_differences, lambda s: not holds(rel, s),
                                       bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
         found = try_one(instance, same_sign)
         if found:
