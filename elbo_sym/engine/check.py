@@ -23,7 +23,7 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from sympy import Add, Expr, Integer, Mul, Rational, S, exp, log
+from sympy import Add, Expr, Integer, Mul, Rational, S, exp, factor_terms, log
 from sympy.core.cache import clear_cache
 
 from elbo_sym import budget as budgets
@@ -813,7 +813,9 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
     outside: list[str] = []  # where the step failed at no model of the family: no counterexample
     on_purpose = False
 
-    def try_one(instance: Instance) -> Counterexample | None:
+    def try_one(instance: Instance, same_sign: tuple[_SameSign, ...] = ()) -> Counterexample | None:
+        """Decide `instance` (once); `same_sign`: forms of the parts' differences that decide it where
+        the sides leave it undecided (the far end's, `_far_end_differences`) -- only to refute."""
         nonlocal held, undecided
         instance = _pinned(instance, pins)
         key = instance.key()  # every block (a family may have more than prior, likelihood and q)
@@ -835,6 +837,8 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
                     tally.outside += 1
                 return None
         decision = judge.decide(instance)
+        if decision.status == "undecided" and same_sign:
+            decision = _decided_by_sign(judge, instance, same_sign) or decision
         if decision.status in ("fails", "undefined"):
             if _outside_model(model, instance, outside):
                 return None  # no model of the family here: no counterexample (docs/02)
@@ -891,12 +895,16 @@ def _search(lhs: Expr, rel: str, rhs: Expr, model: ExplicitModel, examples, open
         if found:
             return found, held, undecided, ()
     # each real parameter's open ends, exactly: past every root of the difference where its sign fails
+    # -- nominated where the step fails, so one left undecided is one on purpose: never `checked` (session 22)
     bases = [i for i in candidates if i.source == RANDOM_SOURCE]
-    for instance in far_end_instances(model, _far_end_differences(judge.parts, model), lambda s: not holds(rel, s),
+    far_differences, same_sign = _far_end_differences(judge.parts, model)
+    on_purpose = True
+    for instance in far_end_instances(model, far_differences, lambda s: not holds(rel, s),
                                       bases[:1 if light else FAR_END_BASES], lambda: work.spend(exact_cost)):
-        found = try_one(instance)
+        found = try_one(instance, same_sign)
         if found:
             return found, held, undecided, ()
+    on_purpose = False
     if rel in (">=", "<=") and any(m[0] < ALGEBRAIC_TOLERANCE for m in minima):
         # false only on a sliver between two close roots, too thin for floats: a rational there (red team rt43 F6)
         for a, b in judge.parts:
@@ -1062,13 +1070,27 @@ def _logs_vanish_where(formed: Expr, model: ExplicitModel) -> tuple[tuple[Expr, 
                  if solvable(unit) and unit.free_symbols and unit.free_symbols <= known), rest
 
 
-def _far_end_differences(parts: tuple, model: ExplicitModel) -> tuple[Expr, ...]:
+@dataclass(frozen=True)
+class _SameSign:
+    """A form of part `part`'s left - right with its sign wherever the part's sides are defined: its
+    canonical form (equal on the domain), divided by its positive exp factors.  It decides a far-end
+    instance the sides cannot: exp(beta) - exp(beta) at beta = 2**41 is undecided side by side (each
+    side is some e**(2**41)), beta - 10**12 is not (`_far_end_differences`)."""
+
+    part: int
+    expr: Expr
+
+
+def _far_end_differences(parts: tuple, model: ExplicitModel) -> tuple[tuple[Expr, ...], tuple[_SameSign, ...]]:
     """left - right of each part as the far end slices it (search.far_end_instances): as formed, then, for
     a part with a parameter inside an exp or a log, its canonical form (engine.canonical: exp(a) exp(b) =
-    exp(a + b), cancelling logs dropped) when that differs and keeps no symbol outside the model's.
-    `beta * KL * exp(beta) * exp(-beta) <= 10**12 * KL` was never sliced (beta inside an exp) and passed
-    with accept, false from beta = 10**12 (red team rt47 F2).  Only a nomination: every instance is decided
-    on the step itself."""
+    exp(a + b), cancelling logs dropped), its positive exp factors divided out (`_without_exp_factors`),
+    when that differs and keeps no symbol outside the model's -- returned again as `_SameSign` forms, to
+    decide the instances nominated.  `beta * KL * exp(beta) * exp(-beta) <= 10**12 * KL` was never sliced
+    (beta inside an exp) and passed with accept, false from beta = 10**12 (red team rt47 F2);
+    `beta exp(beta) exp(-beta) + exp(beta) <= 10**12 + exp(beta)` was sliced but each instance nominated
+    was undecided (e**(2**41) on both sides), and `beta exp(beta) <= 10**12 exp(beta)` kept beta inside
+    an exp: both passed with accept (session 22)."""
     formed = tuple(Add(a, -b) for a, b in parts)
     known = set(model.parameters)
     ends = {symbol for block in model.blocks if far_ends(block) for symbol in block.symbols}
@@ -1077,20 +1099,44 @@ def _far_end_differences(parts: tuple, model: ExplicitModel) -> tuple[Expr, ...]
         """The parameters with a far end inside an exp or a log of `e` (where the slice refuses e)."""
         return {s for node in e.atoms(exp, log) for s in node.free_symbols & ends}
 
-    extra: list[Expr] = []
-    for difference_ in formed:
+    extra: list[_SameSign] = []
+    for k, difference_ in enumerate(formed):
         inside = trapped(difference_)
         if not inside:
             continue
         try:
-            residual = canonical(difference_, model).as_expr()
+            residual = _without_exp_factors(with_exps(canonical(difference_, model).as_expr()))
         except TooLarge:
             continue
         # only a form that frees a parameter: slicing one that keeps them all inside costs much and finds
         # nothing (red team rt49 F8: a Gaussian D = 6 step's logs of sigma_d ran out of its budget)
         if residual.free_symbols <= known and inside - trapped(residual):
-            extra.append(residual)
-    return formed + tuple(extra)
+            extra.append(_SameSign(k, residual))
+    return formed + tuple(f.expr for f in extra), tuple(extra)
+
+
+def _decided_by_sign(judge: _Instances, instance: Instance, forms: tuple[_SameSign, ...]) -> _Decision | None:
+    """"fails" at `instance` where a form with its part's sign fails the relation there, exactly; None
+    where none does (their "holds" is not taken: a side may be undefined where the form is not)."""
+    values = judge.model.values(instance)
+    for form in forms:
+        try:
+            s = sign_of(form.expr, values)
+        except Undefined as raised:
+            reraise_callers(raised)
+            continue
+        if s is not None and not holds(judge.rel, s):
+            a, b = judge.parts[form.part]
+            return _Decision("fails", form.part if len(judge.parts) > 1 else None, left=a, right=b)
+    return None
+
+
+def _without_exp_factors(e: Expr) -> Expr:
+    """`e` with its common exp factors divided out: exp of a real is positive, so the sign is `e`'s
+    ((beta - 10**12) exp(beta) -> beta - 10**12).  `e` itself when it has none."""
+    coefficient, factors = factor_terms(e).as_coeff_mul()
+    kept = [f for f in factors if not isinstance(f, exp)]
+    return e if len(kept) == len(factors) else Mul(coefficient, *kept)
 
 
 def _near_equal(difference: Expr, model, seed: int, inside_margin, spend: Callable[[], None]) -> list:
