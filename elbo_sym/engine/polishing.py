@@ -21,7 +21,10 @@ such rational point; there the polished minimum is a `Meeting` -- the step is an
   CONFIRM_DIGITS, falls by CONFIRM_FALL again (a positive term below the 60-digit residual, along
   a coordinate whose curvature the polishing drops, 'falls' from 60 to 120 digits and then stays: red team
   rt51 F1) -- or, with a coordinate the polishing froze set to a closed bound of its, it falls there
-  (`_on_a_closed_bound`: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0 meets at beta = 0; red team rt53 F1);
+  (`_on_a_closed_bound`: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0 meets at beta = 0; red team rt53 F1) --
+  and, first, a site the minimiser (or the 60-digit polishing) left near a closed end is polished with that
+  coordinate fixed on it (`_on_face`: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, beta >= 1, meets on a
+  curve at beta = 1, where the frozen beta = 1 + 3.9e-11 kept the gap from falling; red team rt55 F1);
 * no exp of the difference has an argument beyond the floats' range there (|u| > FLOAT_EXP_RANGE: the
   float minimiser walked out to where exp(-t) vanishes, an infimum at infinity; red team rt50 F2), and the
   gap at 60 digits is not exactly 0 (``log(1 + exp(-1000))`` rounds to 0 at 60 and 120 digits; rt50 F1);
@@ -167,7 +170,8 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
               spend: Callable[[], None], met: list[Meeting]) -> Iterator[Instance]:
     """`polished_instances` within its allowance: every picked minimum at 60 digits, then those worth it
     at 120 -- the ones inside the domain and the premises at 60 digits first (red team rt49 F5: the
-    allowance went on a minimum on the simplex's edge, and the meeting inside was never polished)."""
+    allowance went on a minimum on the simplex's edge, and the meeting inside was never polished).  A strict
+    step's site near a closed end is polished on it first (`_on_face`, `_face_after`: red team rt55 F1)."""
     sign = 1 if rel in (">", ">=") else -1
     strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
@@ -176,7 +180,7 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     firsts = []
     queue = [_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)]
     if strict:
-        queue = [face for site in queue for face in (_on_face(site), site) if face is not None]
+        queue = [one for site in queue for one in (_on_face(site), site) if one is not None]
     while queue:
         site = queue.pop(0)
         objective_at = _objective(site, symbols)
@@ -186,10 +190,8 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
         yield from _rounded(site, first)
         if first.converged and _worth_more(first, strict):
             firsts.append((site, objective_at, first, margins(site, first.point)))
-        elif strict and not site.on_face and _on_face(site) is None:  # the polishing took it near a closed end
-            face = _on_face(replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point))))
-            if face is not None:
-                queue.insert(0, face)
+        elif strict and (face := _face_after(site, first)) is not None:
+            queue.insert(0, face)
     firsts.sort(key=lambda picked: not _inside_by_far(picked[3]))  # stable: the smallest first within each
     for site, objective_at, first, first_margins in firsts:
         second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
@@ -715,6 +717,16 @@ def _on_face(site: _Site) -> _Site | None:
                    start=tuple(chart_.start[i] for i in kept),
                    premise_ends=tuple(chart_.premise_ends[i] for i in kept) if chart_.premise_ends else ())
     return replace(site, chart=face, on_face=tuple(_at_bound(chart_, i, end) for i, end in sorted(on.items())))
+
+
+def _face_after(site: _Site, first: Polished) -> _Site | None:
+    """`_on_face` from the 60-digit point of a site that had no face at its start, where that polishing took a
+    coordinate near a closed end (its curvature too small for the polishing to reach it): in
+    ``(KL(q(z), p(z)) - 1)**2 + (1 - beta)**3 > 0``, beta in (0, 1], the minimiser left beta 2.6e-4 from 1 and
+    the 60-digit polishing 6.4e-8, its gap 2.6e-22 (red team rt55 F1's s4); None otherwise."""
+    if site.on_face or _on_face(site) is not None:
+        return None
+    return _on_face(replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point))))
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
