@@ -89,10 +89,11 @@ def test_a_denominator_exactly_zero_is_undefined():
         closed_sign(1 / (R**3 - R - 1))
 
 
-def test_logs_beside_the_root_by_intervals_and_an_exact_zero_of_a_log_stays_undecided():
+def test_logs_beside_the_root_by_intervals_and_an_exact_zero_of_a_log_by_its_rational_argument():
     assert closed_sign(sympy.log(R) - sympy.Rational(1, 4)) == 1  # log(1.3247) = 0.2812
     assert closed_sign(sympy.log(R) - sympy.Rational(3, 10)) == -1
-    assert closed_sign(sympy.log(R**3 - R)) is None  # log(1) = 0, but no algebra shows it
+    assert closed_sign(sympy.log(R**3 - R)) == 0  # log(1): its argument is 1 in Q(R) (session 22)
+    assert closed_sign(sympy.log(R) + sympy.log(R**2 - 1)) is None  # also 0, but no argument is rational
 
 
 def test_the_roots_interval_is_exact_and_refined():
@@ -218,7 +219,9 @@ def test_a_premise_1e_30_from_zero_at_the_root_is_judged_by_its_sign(assume, ver
 
 
 def test_a_premise_undecided_at_the_root_keeps_the_step_an_error():
-    step = step_of(gaussian("(t**3 - t - 1)**2", "log(t**3 - t) >= 0"))  # log(1) there
+    # log(R) + log(R**2 - 1) = log(1) there, no argument rational (log(t**3 - t) >= 0 is decided since session 22:
+    # tests/test_closed_sign_rational_logs.py)
+    step = step_of(gaussian("(t**3 - t - 1)**2", "log(t) + log(t**2 - 1) >= 0"))
     assert step.verdict is Verdict.error, step.reason
     assert step.reason.startswith(PREMISES_UNDECIDED), step.reason
     assert "CRootOf(t**3 - t - 1, 0)" in step.reason

@@ -51,6 +51,9 @@ TRUE_STEPS = [  # (head, start, params, premises): each `start > 0` holds on the
      ("beta >= 0", "gamma >= 0")),
     ('model = "gaussian"', "(log(sigma) - 1)**2 + beta + (1/10**10)**3", 'beta = "real"', ("beta >= 0",)),
     ("K = 2", "(log(s) - 1)**2 + beta", 's = "> 0"\nbeta = "> 0"', ("beta >= 0",)),  # the open end is tighter
+    # rt54 F2's premise form: zero only just outside a premise bound (gamma = -1e-50), never met inside it
+    ("K = 2", "(log(s) - 1)**2 + beta + (gamma + (1/10**10)**5)**2", 's = "> 0"\nbeta = "real"\ngamma = "real"',
+     ("beta >= 0", "gamma >= 0")),
 ]
 
 
