@@ -94,6 +94,7 @@ def test_f1_a_meeting_on_a_closed_end_is_an_error(case):
     assert "at its closed bound 1" in step.reason, step.reason
 
 
+@pytest.mark.full
 def test_f1_the_command_exits_1(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s0.toml").write_text(text_of(*S0), encoding="utf-8")
