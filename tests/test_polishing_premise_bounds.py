@@ -80,7 +80,8 @@ def test_the_mutants_let_the_false_step_pass(monkeypatch, mutant):
     polished at all.  Either way rt54's f18 passes with accept, as it did."""
     if mutant == "no premise ends":
         monkeypatch.setattr(polishing, "_premise_ends", lambda premises: {})
-    else:
+    else:  # nor on the face beta = 0 (`_on_face`, red team rt55 F1), which would start there too
+        monkeypatch.setattr(polishing, "_on_face", lambda site: None)
         with_ends = polishing._with_premise_ends
         monkeypatch.setattr(polishing, "_with_premise_ends",
                             lambda site, bounded: polishing.replace(with_ends(site, bounded), chart=polishing.replace(

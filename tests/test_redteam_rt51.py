@@ -298,6 +298,8 @@ def test_a_meeting_on_a_closed_bound_is_an_error(head, start, params):
 TWO_BOUND_MEETINGS = [  # rt54 F1: each `start > 0` is false only with BOTH frozen coordinates on their bounds
     ("K = 2", "(log(s) - 1)**2 + beta + gamma", 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"'),             # f1
     ("K = 2", "(log(s) - 1)**2 + beta + (1 - gamma)", 's = "> 0"\nbeta = ">= 0"\ngamma = "<= 1"'),       # f4
+    # 0 at s = e, beta = gamma = 0 (in the domain): listed below as true until red team rt55 F1's faces found it
+    ("K = 2", "(log(s) - 1)**2 + beta + gamma*(1 + exp(-gamma))", 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"'),
 ]
 
 
@@ -317,6 +319,7 @@ def test_one_bound_at_a_time_misses_the_two_bound_meeting(monkeypatch):
     hair outside their bounds here, which clamping alone also sets on them; inside, only the joint setting
     does) -- f1 passes with accept, as rt54 saw."""
     monkeypatch.setattr(polishing, "_clamped", lambda chart, point: list(point))
+    monkeypatch.setattr(polishing, "_on_face", lambda site: None)  # red team rt55 F1's face would set both
     settings = polishing._bound_settings
     monkeypatch.setattr(polishing, "_bound_settings",
                         lambda chart, point: [s for s in settings(chart, point) if len(s) == 1])
@@ -326,7 +329,7 @@ def test_one_bound_at_a_time_misses_the_two_bound_meeting(monkeypatch):
 
 @pytest.mark.full
 @pytest.mark.parametrize("start", ["(log(s) - 1)**2 + beta + gamma + 1/10**12",
-                                   "(log(s) - 1)**2 + beta + gamma*(1 + exp(-gamma))"])
+                                   "(log(s) - 1)**2 + beta + gamma*(1 + exp(-gamma)) + (1/10**12)**5"])
 def test_true_steps_at_two_closed_bounds_stay_checked(start):
     """Positive at every point, the bounds included: no setting of the bounds makes the gap fall."""
     step = step_of("K = 2", start, 's = "> 0"\nbeta = ">= 0"\ngamma = ">= 0"')
@@ -371,5 +374,6 @@ def test_a_premise_that_excludes_the_closed_bound_keeps_the_true_step_checked():
 def test_without_the_closed_bound_the_linear_plateau_passes(monkeypatch):
     """The mutant: no coordinate set to its closed bound -- e10 passes with accept, as rt53 saw."""
     monkeypatch.setattr(polishing, "_on_a_closed_bound", lambda *a: None)
+    monkeypatch.setattr(polishing, "_on_face", lambda site: None)  # nor polished on the face (rt55 F1)
     step = step_of(*CLOSED_BOUND_MEETINGS[0])
     assert step.verdict is Verdict.checked and step.passes, step.reason

@@ -21,7 +21,10 @@ such rational point; there the polished minimum is a `Meeting` -- the step is an
   CONFIRM_DIGITS, falls by CONFIRM_FALL again (a positive term below the 60-digit residual, along
   a coordinate whose curvature the polishing drops, 'falls' from 60 to 120 digits and then stays: red team
   rt51 F1) -- or, with a coordinate the polishing froze set to a closed bound of its, it falls there
-  (`_on_a_closed_bound`: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0 meets at beta = 0; red team rt53 F1);
+  (`_on_a_closed_bound`: ``(log(s) - 1)**2 + beta > 0`` with beta >= 0 meets at beta = 0; red team rt53 F1) --
+  and, first, a site the minimiser (or the 60-digit polishing) left near a closed end is polished with that
+  coordinate fixed on it (`_on_face`: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, beta >= 1, meets on a
+  curve at beta = 1, where the frozen beta = 1 + 3.9e-11 kept the gap from falling; red team rt55 F1);
 * no exp of the difference has an argument beyond the floats' range there (|u| > FLOAT_EXP_RANGE: the
   float minimiser walked out to where exp(-t) vanishes, an infimum at infinity; red team rt50 F2), and the
   gap at 60 digits is not exactly 0 (``log(1 + exp(-1000))`` rounds to 0 at 60 and 120 digits; rt50 F1);
@@ -120,6 +123,9 @@ class _Site:
     left: Expr
     right: Expr
     objective: Expr
+    on_face: tuple[str, ...] = ()
+    """The coordinates `_on_face` fixed on a closed end of theirs, as a meeting names them: "beta at its closed
+    bound 1" (() for none)."""
 
 
 @dataclass
@@ -164,14 +170,19 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
               spend: Callable[[], None], met: list[Meeting]) -> Iterator[Instance]:
     """`polished_instances` within its allowance: every picked minimum at 60 digits, then those worth it
     at 120 -- the ones inside the domain and the premises at 60 digits first (red team rt49 F5: the
-    allowance went on a minimum on the simplex's edge, and the meeting inside was never polished)."""
+    allowance went on a minimum on the simplex's edge, and the meeting inside was never polished).  A strict
+    step's site near a closed end is polished on it first (`_on_face`, `_face_after`: red team rt55 F1)."""
     sign = 1 if rel in (">", ">=") else -1
     strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
     margins = _margin_function(premises, obligations, symbols, spend)
     bounded = _premise_ends(premises)
     firsts = []
-    for site in (_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)):
+    queue = [_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)]
+    if strict:
+        queue = [one for site in queue for one in (_on_face(site), site) if one is not None]
+    while queue:
+        site = queue.pop(0)
         objective_at = _objective(site, symbols)
         first = polish(objective_at, site.chart.start, POLISH_DIGITS[0], spend)
         if first is None:
@@ -179,6 +190,8 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
         yield from _rounded(site, first)
         if first.converged and _worth_more(first, strict):
             firsts.append((site, objective_at, first, margins(site, first.point)))
+        elif strict and (face := _face_after(site, first)) is not None:
+            queue.insert(0, face)
     firsts.sort(key=lambda picked: not _inside_by_far(picked[3]))  # stable: the smallest first within each
     for site, objective_at, first, first_margins in firsts:
         second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
@@ -243,7 +256,7 @@ def _objective(site: _Site, symbols: tuple) -> Callable[[int], Callable[[list], 
     def at(working: int) -> Callable[[list], object]:
         if working not in compiled:
             f = compile_mp(site.objective, symbols, working)
-            compiled[working] = lambda x: f(site.chart.values(x))
+            compiled[working] = lambda x: f([_mpf(v) if isinstance(v, Fraction) else v for v in site.chart.values(x)])
         return compiled[working]
 
     return at
@@ -270,6 +283,7 @@ def _picked(model, parts: tuple, sign: int, minima: list) -> list[_Site]:
     seen: list[_Site] = []
     for group in groups:
         inside: list[_Site] = []
+        closed: list[_Site] = []
         edge: list[_Site] = []
         for values in group:
             if len(out) + len(inside) >= MAX_POLISHED_MINIMA:
@@ -278,11 +292,11 @@ def _picked(model, parts: tuple, sign: int, minima: list) -> list[_Site]:
             if site is None or any(_same(site, other) for other in seen):
                 continue
             seen.append(site)
-            if not (out or inside or edge):  # the smallest of all keeps its place, whatever its kind
+            if not (out or inside or closed or edge):  # the smallest of all keeps its place, whatever its kind
                 out.append(site)
             else:
-                (inside if _inside(site) else edge).append(site)
-        out += (inside + edge)[:MAX_POLISHED_MINIMA - len(out)]
+                (inside if _inside(site) else closed if _on_closed_ends(site) else edge).append(site)
+        out += (inside + closed + edge)[:MAX_POLISHED_MINIMA - len(out)]
     return out
 
 
@@ -302,6 +316,18 @@ def _inside(site: _Site) -> bool:
     symbols = tuple(s for b in site.chart.model.blocks for s in b.symbols)
     flat = tuple(site.chart.values(site.chart.start))
     return (all(abs(margin) > EDGE_NEAR for margin, _ in site.chart.edges(site.chart.start))
+            and not _beyond_float_range(site, flat, symbols))
+
+
+def _on_closed_ends(site: _Site) -> bool:
+    """Whether every bound the site's float minimum is within EDGE_NEAR of is a closed one (a parameter's ``[``
+    end, a likelihood's 1: a point of the domain, unlike a probability's 0), and every exp of its difference is
+    within the floats' range: such a site is picked after the ones inside and before those at an open edge
+    (red team rt55 F1: in ``(KL(q(z), p(z)) - 1)**2 + (beta + 1)*(2 - beta) > 0``, beta in [-1, 2], the curve of
+    meetings at beta = 2 lost its place to a decoy where q leaves the simplex)."""
+    symbols = tuple(s for b in site.chart.model.blocks for s in b.symbols)
+    flat = tuple(site.chart.values(site.chart.start))
+    return (all(closed for margin, closed in site.chart.edges(site.chart.start) if abs(margin) <= EDGE_NEAR)
             and not _beyond_float_range(site, flat, symbols))
 
 
@@ -405,7 +431,10 @@ def _meeting(site: _Site, first: Polished, second: Polished, first_margins: list
     if not all(_holds_at_limit(a, b, closed) for (a, closed), (b, _) in zip(first_margins, second_margins)):
         return None
     used = set(site.objective.free_symbols)
-    return Meeting(site.chart.shown(point, used), (float(gap_first), float(gap_second)))
+    gaps = (float(gap_first), float(gap_second))
+    bound = (f"with {' and '.join(site.on_face)}, where |left - right| falls from {gaps[0]:.1e} to {gaps[1]:.1e} as "
+             f"the precision goes from {POLISH_DIGITS[0]} to {POLISH_DIGITS[1]} digits") if site.on_face else ""
+    return Meeting(site.chart.shown(point, used), gaps, bound)
 
 
 def _scale(site: _Site, point: Sequence, model) -> float:
@@ -657,6 +686,47 @@ def _with_premise_ends(site: _Site, bounded: dict[Symbol, tuple[Fraction | None,
             if end is not None and abs(start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
                 start[i] = float(end)
     return replace(site, chart=replace(site.chart, premise_ends=ends, start=tuple(start)))
+
+
+def _on_face(site: _Site) -> _Site | None:
+    """The site with every free coordinate the float minimiser left within BOUND_NEAR of a closed end of its
+    (`_closed_ends`) fixed on that end, the others free; None when there is none, or none is left free.  The
+    polishing freezes a coordinate entering linearly where the minimiser left it (beta = 1 + 3.9e-11 for
+    ``beta >= 1``), its gap never falling, so `_worth_more` dropped the site, and ``log(beta)`` (curving down)
+    walks beta out of the domain: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, false on a curve at beta = 1,
+    passed with accept, as did a likelihood's 1 (red team rt55 F1).  On the face the sides meet where they do
+    on the bound, a point of the domain (the end is closed); the site itself is polished too (a meeting
+    1e-7 inside the bound is its own)."""
+    chart_ = site.chart
+    on: dict[int, Fraction] = {}
+    for i, pair in _closed_ends(chart_).items():
+        for end in pair:
+            if end is not None and abs(chart_.start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
+                on[i] = end
+    if not on or len(on) == len(chart_.free):
+        return None
+    blocks = chart_.model.blocks
+    fixed = dict(chart_.fixed)
+    for i, end in on.items():
+        bi, j = chart_.free[i]
+        values = list(fixed.get(bi, (Fraction(0),) * len(blocks[bi].symbols)))
+        values[j] = end
+        fixed[bi] = tuple(values)
+    kept = [i for i in range(len(chart_.free)) if i not in on]
+    face = replace(chart_, free=tuple(chart_.free[i] for i in kept), fixed=tuple(fixed.items()),
+                   start=tuple(chart_.start[i] for i in kept),
+                   premise_ends=tuple(chart_.premise_ends[i] for i in kept) if chart_.premise_ends else ())
+    return replace(site, chart=face, on_face=tuple(_at_bound(chart_, i, end) for i, end in sorted(on.items())))
+
+
+def _face_after(site: _Site, first: Polished) -> _Site | None:
+    """`_on_face` from the 60-digit point of a site that had no face at its start, where that polishing took a
+    coordinate near a closed end (its curvature too small for the polishing to reach it): in
+    ``(KL(q(z), p(z)) - 1)**2 + (1 - beta)**3 > 0``, beta in (0, 1], the minimiser left beta 2.6e-4 from 1 and
+    the 60-digit polishing 6.4e-8, its gap 2.6e-22 (red team rt55 F1's s4); None otherwise."""
+    if site.on_face or _on_face(site) is not None:
+        return None
+    return _on_face(replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point))))
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
