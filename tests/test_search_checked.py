@@ -28,7 +28,7 @@ import sympy
 from suite_sizes import sized
 
 from elbo_sym.cli import main
-from elbo_sym.engine.check import Verdict, check_derivation
+from elbo_sym.engine.check import UNSEARCHED_DENSITIES, Verdict, check_derivation
 from elbo_sym.engine.derivation import loads
 from elbo_sym.engine.models.general import SEARCH_K
 from elbo_sym.limits import GENERAL_SEARCH_FULL_LARGER_K, GENERAL_SEARCH_LARGER_K
@@ -488,8 +488,11 @@ def test_a_general_search_that_runs_out_of_its_budget_ends_in_error_saying_so(mo
     assert re.match(rf"(step|file) budget of {budget:g} CPU seconds exhausted: the counterexample search "
                     r"ran out at K = ", step.reason), step.reason
     # K = 2, 3, 5, 8, the densities (which this sum over z has no form for), four quick passes, K = 13's rest
+    # ... and, the step being accepted in a K = "any" file, that more budget would not let accept pass it
+    ran_out, besides = step.reason.split("; besides, ")
+    assert besides == UNSEARCHED_DENSITIES
     assert re.search(r"ran out at K = \d+( \(its quick pass\)| \(the rest of its search\))?, with \d+ of the 10 parts "
-                     r"of its fixed plan done; nothing failed before$", step.reason), step.reason
+                     r"of its fixed plan done; nothing failed before$", ran_out), step.reason
 
 
 @pytest.mark.full
