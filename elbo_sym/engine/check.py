@@ -42,6 +42,7 @@ from elbo_sym.engine.polishing import Allowance, Meeting, polished_instances
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
+    at_example,
     counts_fit,
     for_definedness,
     instantiate,
@@ -2317,9 +2318,7 @@ def _outside_premises(premises: tuple[Relation, ...], explicit: ExplicitModel, i
 
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:
-    lhs, rhs = expectation.lhs.expr, expectation.rhs.expr
-    counts = values_at((lhs, rhs), instance)  # IWAE(q, k): k as the example gives it
-    lhs, rhs = instantiate(lhs, counts), instantiate(rhs, counts)
+    lhs, rhs = at_example((expectation.lhs.expr, expectation.rhs.expr), instance)  # IWAE(q, k): k as given
     values = model.values(instance)
     memo: dict = {}
     for side in (lhs, rhs):

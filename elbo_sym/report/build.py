@@ -57,6 +57,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.engine.samples import at_example
 from elbo_sym.failures import reraise_callers
 from elbo_sym.files import InputError, discover
 from elbo_sym.limits import (
@@ -541,7 +542,8 @@ def _example_values(d: Derivation, example: Example, model, values) -> tuple[lis
             continue
         seen.add(expr)
         try:  # a quantity the model cannot evaluate exactly here has no value row: the check and the tables say why
-            parts = model.unfold_pointwise(expr)
+            (fixed,) = at_example((expr,), example.instance)  # as the expect check: IWAE(q, k) at the example's k
+            parts = model.unfold_pointwise(fixed)
             if len(parts) != 1:
                 continue
             used |= parts[0].free_symbols
