@@ -71,3 +71,38 @@ def test_check_json_has_no_unevaluated_iwae(capsys):
     assert code == 0
     text = json.dumps(out)
     assert "symbolic number of samples has no finite unfolding" not in text
+
+
+RENYI = """title = "renyi"
+K = 2
+start = "log(p(x))"
+[params]
+alpha = "in (0, 1)"
+[[step]]
+rel = ">="
+expr = "1 / (1 - alpha) * log(E(q, (p(x, z) / q(z))**(1 - alpha)))"
+rule = "renyi-bound"
+[[example]]
+prior = ["3/4", "1/4"]
+likelihood = ["1/5", "3/5"]
+q = ["1/3", "2/3"]
+params = { alpha = "1/2" }
+"""
+
+
+def test_a_renyi_value_outside_the_exact_class_says_so_with_its_decimals():
+    """alpha = 1/2 makes the Renyi bound a log of square roots: no exact row, but the table says why in words
+    (not "exp of a non-zero number" alone) and prints the value as the expect check does, to 6 figures."""
+    from elbo_sym.engine.derivation import loads
+
+    report = report_of(check_derivation(loads(RENYI, "renyi.toml")))
+    (shown,) = report.examples
+    (row,) = shown.unevaluated
+    assert "outside the exact class" in row.why
+    mpmath.mp.dps = 30
+    prior, likelihood, q, a = (F(3, 4), F(1, 4)), (F(1, 5), F(3, 5)), (F(1, 3), F(2, 3)), F(1, 2)
+    average = sum(mpmath.mpf(qz.numerator) / qz.denominator
+                  * mpmath.power(mpmath.mpf((pz * lz / qz).numerator) / (pz * lz / qz).denominator, 1 - a)
+                  for pz, lz, qz in zip(prior, likelihood, q))
+    expected = mpmath.log(average) / (1 - a)
+    assert row.why.endswith(f"≈ {mpmath.nstr(expected, 6)}"), (row.why, expected)
