@@ -201,6 +201,7 @@ docs/02-what-checked-means.md :: at most (\d+) steps :: MAX_STEPS
 docs/02-what-checked-means.md :: K × \(steps \+ 1\) ≤ ([\d,]+) :: MAX_K_TIMES_STEPS
 docs/02-what-checked-means.md :: up to (\d+) variables\s+\(`MAX_CONFIGURED_VAR :: MAX_CONFIGURED_VARIABLES
 docs/02-what-checked-means.md :: at most (\d+) exact\s+decisions \(`MAX_CONFIGURED_DEC :: MAX_CONFIGURED_DECISIONS
+docs/01-writing-derivations.md :: from K = (\d+) on a step may need more :: LARGE_K
 docs/03-publishing.md :: any K from 2 to (\d+)\) :: MAX_EXAMPLE_K
 docs/03-publishing.md :: `--count` is 1 to (\d+) :: MAX_COUNT
 docs/03-publishing.md :: three-state cases \(2 to (\d+); :: MAX_EXERCISE_K
