@@ -106,3 +106,15 @@ def test_a_renyi_value_outside_the_exact_class_says_so_with_its_decimals():
                   for pz, lz, qz in zip(prior, likelihood, q))
     expected = mpmath.log(average) / (1 - a)
     assert row.why.endswith(f"≈ {mpmath.nstr(expected, 6)}"), (row.why, expected)
+
+
+def test_the_site_page_prints_the_iwae_value(tmp_path, monkeypatch, capsys):
+    """The published page (`web --out`) shows the row, with the brute-force value to its decimals."""
+    monkeypatch.setenv("ELBO_SYM_CACHE_DIR", str(tmp_path / "cache"))
+    assert main(["web", str(ROOT / FILES[0]), "--out", str(tmp_path / "pages")]) == 0
+    capsys.readouterr()
+    page = (tmp_path / "pages" / "derivations.md").read_text("utf-8")
+    assert "no exact value" not in page
+    (row,) = [line for line in page.splitlines() if line.startswith(r"| $\mathcal{L}^{\mathrm{IWAE}}_{k}(q)$ |")]
+    nats = row.split("|")[3].strip().strip("$")
+    assert _rounds(nats, _iwae_by_brute_force(*_given(FILES[0])))
