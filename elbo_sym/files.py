@@ -429,14 +429,17 @@ def not_an_input(target: Path, inputs, option: str, example: str) -> Path:
 def _probe_writable(folder: Path, what: str) -> None:
     """Create and remove the kind of temporary file :func:`replace_file` writes in `folder`: os.access
     says yes where no file can be made (/proc, some mounts), and the error came after the work, naming
-    the temporary file (red team rt12: ``--anki /proc/version``)."""
+    the temporary file (red team rt12: ``--anki /proc/version``).  The error says what failed -- creating
+    a file -- and not /proc's "no such file or directory" of a folder that exists (red team rt56 F3)."""
     import tempfile
 
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".elbo-sym-probe.", suffix=".tmp")
     except OSError as error:
-        raise InputError(f"{what}: cannot write a file in folder {folder}: "
-                         f"{(error.strerror or str(error)).lower()}") from None
+        why = (error.strerror or str(error)).lower()
+        if error.errno == errno.ENOENT and folder.is_dir():  # /proc: "no such file" of a folder that exists
+            why = "the folder exists, but the system lets no file be created in it"
+        raise InputError(f"{what}: cannot create a file in folder {folder}: {why}") from None
     os.close(fd)
     os.unlink(probe)
 

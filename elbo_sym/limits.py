@@ -25,6 +25,10 @@ MAX_STEPS = 200
 """Steps in one derivation file."""
 MAX_K = 2000
 """Latent states of an explicit discrete model."""
+LARGE_K = 200
+"""From this explicit K a step's budget error names ``--budget`` and ``K = "any"`` (engine.check.LARGE_K_HINT):
+a step's exact check grows about linearly in K, and the gap identity takes about 9 s of the 10 s step
+budget at K = 1000 (docs/05's K-scaling table; red team rt56 F2)."""
 MAX_CHAIN_LAYERS = 5
 """Latent layers of a chain (``latents = ["z1", ..., "z5"]``)."""
 MAX_K_TIMES_STEPS = 40_000

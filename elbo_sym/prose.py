@@ -399,13 +399,39 @@ def _refuse_unchecked_relations(text: str, spans: list[ProseSpan], claims: bool)
                 raise ProseError(_beside_message(spelled[1], claims), _text_position(text, span.position, spelled[0]))
 
 
+_LEADING_ADVERBS = ("always", "therefore", "thus", "hence", "then")
+"""Adverbs before the verb: "$A$ always equals $B$", "$A$ thus exceeds $B$"."""
+_ADVERBS = ("always", "exactly", "then", "therefore", "thus", "hence")
+"""Adverbs after "is" / "equals": "$A$ is always at least $B$"."""
+_PHRASES = ("equal to", "the same as", "at least", "at most", "below", "above")
+"""What follows "is" (or "equals"), besides a comparative: "$A$ is at most $B$"."""
+_COMPARATIVES = ("greater", "less", "larger", "smaller", "bigger", "more")
+"""Comparatives of "is [no] X than [or equal to]" and "is never X than"."""
+_NEVER = ("below", "above", *(f"{word} than" for word in _COMPARATIVES))
+"""What "is never" takes: "$A$ is never below $B$" (>=).  Not "is never" alone or "never equals" (!=)."""
+_VERBS = ("is", "equals", "exceeds")
+
+
+def _any_of(phrases: tuple[str, ...]) -> str:
+    """A regex alternative of the phrases, any run of spaces between their words."""
+    return "(?:" + "|".join(r"\s+".join(map(re.escape, p.split())) for p in phrases) + ")"
+
+
 _RELATION_WORDS = re.compile(
-    r"(?:is|equals)(?:\s+(?:always|exactly|then|therefore|thus|hence))?"
-    r"(?:\s+(?:equal\s+to|the\s+same\s+as|at\s+least|at\s+most"
-    r"|(?:no\s+)?(?:greater|less|larger|smaller|more)\s+than(?:\s+or\s+equal\s+to)?))?",
+    rf"(?:{_any_of(_LEADING_ADVERBS)}\s+)?"
+    rf"(?:exceeds|is\s+never\s+{_any_of(_NEVER)}"
+    rf"|(?:is|equals)(?:\s+{_any_of(_ADVERBS)})?"
+    rf"(?:\s+(?:{_any_of(_PHRASES)}|(?:no\s+)?{_any_of(_COMPARATIVES)}\s+than(?:\s+or\s+equal\s+to)?))?)",
     re.IGNORECASE)
-"""A relation in words, the whole text between two formulas: "is", "equals", "is equal to", "is at least",
-"is no greater than", "is always less than or equal to" (a short list: a warning must not cry wolf)."""
+"""A relation in words, the whole text between two formulas: "is", "equals", "exceeds", "is equal to", "is at
+least", "is no greater than", "always equals", "is never below", "is always less than or equal to" -- a short
+list of shapes (a warning must not cry wolf; docs/03 lists exactly these)."""
+_QUALIFIER_WORDS = ("for every", "for all", "for each", "for any", "in general", "always", "everywhere")
+_QUALIFIERS = re.compile(rf"{_any_of(_QUALIFIER_WORDS)}\b", re.IGNORECASE)
+"""What may follow ``$B$`` and still end the statement: "$A$ is at least $B$ for every q." (red team rt56 F1)."""
+_BIGGER = frozenset({"greater", "larger", "more", "bigger", "above", "exceeds"})
+_SMALLER = frozenset({"less", "smaller", "below"})
+_NEGATED = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
 
 
 @dataclass(frozen=True)
@@ -422,19 +448,17 @@ class WordedRelation:
 
     @property
     def rel(self) -> str:
-        """The relation the words state: "=", ">=", "<=", ">" or "<"."""
-        words = self.words.lower()
-        if "least" in words or ("no " in words and ("less" in words or "smaller" in words)) or (
-                "equal to" in words and ("greater" in words or "larger" in words or "more" in words)):
-            return ">="
-        if "most" in words or ("no " in words and ("greater" in words or "larger" in words or "more" in words)) or (
-                "equal to" in words and ("less" in words or "smaller" in words)):
-            return "<="
-        if "greater" in words or "larger" in words or "more" in words:
-            return ">"
-        if "less" in words or "smaller" in words:
-            return "<"
-        return "="
+        """The relation the words state: "=", ">=", "<=", ">" or "<" ("no" and "never" negate a comparison)."""
+        words = self.words.lower().split()
+        if "least" in words or "most" in words:
+            rel = ">=" if "least" in words else "<="
+        elif _BIGGER.intersection(words) or _SMALLER.intersection(words):
+            rel = ">" if _BIGGER.intersection(words) else "<"
+            if " or equal to" in " ".join(words):
+                rel += "="
+        else:
+            return "="
+        return _NEGATED[rel] if "no" in words or "never" in words else rel
 
 
 def worded_relations(spans: list[ProseSpan]) -> list[WordedRelation]:
@@ -538,7 +562,7 @@ def _complete(following: str) -> bool:
     """The text after ``$B$`` ends the statement (nothing, or punctuation): "$A$ is $B$ when ..."
     or "$A$ is $B$ times ..." states something else."""
     rest = following.lstrip()
-    return not rest or rest[0] in ".,;:)!"  # not "?": a question states nothing
+    return not rest or rest[0] in ".,;:)!" or _QUALIFIERS.match(rest) is not None  # not "?": states nothing
 
 
 def _another_relation(spans: list[ProseSpan], j: int) -> bool:

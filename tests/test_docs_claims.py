@@ -201,6 +201,7 @@ docs/02-what-checked-means.md :: at most (\d+) steps :: MAX_STEPS
 docs/02-what-checked-means.md :: K × \(steps \+ 1\) ≤ ([\d,]+) :: MAX_K_TIMES_STEPS
 docs/02-what-checked-means.md :: up to (\d+) variables\s+\(`MAX_CONFIGURED_VAR :: MAX_CONFIGURED_VARIABLES
 docs/02-what-checked-means.md :: at most (\d+) exact\s+decisions \(`MAX_CONFIGURED_DEC :: MAX_CONFIGURED_DECISIONS
+docs/01-writing-derivations.md :: from K = (\d+) on a step may need more :: LARGE_K
 docs/03-publishing.md :: any K from 2 to (\d+)\) :: MAX_EXAMPLE_K
 docs/03-publishing.md :: `--count` is 1 to (\d+) :: MAX_COUNT
 docs/03-publishing.md :: three-state cases \(2 to (\d+); :: MAX_EXERCISE_K
@@ -350,3 +351,33 @@ def test_the_python_tests_shown_on_page_4_pass_wherever_pytest_is_started(tmp_pa
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target],
                              cwd=start, capture_output=True, text=True, timeout=CHILD_TIMEOUT_SECONDS)
         assert run.returncode == 0 and "3 passed" in run.stdout, (start, run.stdout, run.stderr)
+
+
+# --------------------------------------------------------------------------- worked numbers in the prose
+
+_WORKED = {  # the page, the number it quotes (a regex over the prose), the file that check runs, what check prints
+    "beta": ("docs/01-writing-derivations.md", r"the bound is\s+refuted at `beta = (\d+/\d+)`",
+             'K = "any"\nstart = "log(p(x))"\n[params]\nbeta = "in (0, 1)"\n[[step]]\nrel = ">="\n'
+             'expr = "E(q, log(p(x | z))) - beta * KL(q(z), p(z))"\nrule = "kl-nonneg"\n',
+             r"beta = (\d+/\d+) \["),
+    "entropy": ("docs/02-what-checked-means.md", r"`-Sum\(q\(z\) \* log\(q\(z\)\), z\) <= log\(12\)`, false only from"
+                r" K = 13 on, is refuted at K = (\d+)",
+                'K = "any"\nstart = "-Sum(q(z) * log(q(z)), z)"\n[[step]]\nrel = "<="\nexpr = "log(12)"\n'
+                'rule = "algebra"\n', r"K = (\d+)\]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WORKED))
+def test_the_refutations_the_pages_quote_are_what_check_finds(name, tmp_path, capsys):
+    """docs/01's beta-ELBO refutation and docs/02's K = 13 entropy bound quote the counterexample check
+    finds (red team rt55 F3: the pages said beta = 5/8 and `H(q)` at K = 34; check said 3/8 and a Gaussian)."""
+    page, quoted, text, printed = _WORKED[name]
+    said = re.search(quoted, " ".join(_page(page).split()))
+    assert said, f"{page} no longer quotes the {name} example"
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'title = "{name}"\n{text}')
+    assert main(["check", "--no-cache", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "refuted" in out
+    found = re.search(printed, out.split("counterexample:", 1)[1])
+    assert found and found.group(1) == said.group(1), out

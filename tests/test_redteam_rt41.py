@@ -278,7 +278,7 @@ def test_an_out_folder_that_cannot_be_made_is_named_as_the_out_folder(tmp_path):
     """F8: `--out /proc/x` said "/proc/x: no such file or directory", not that it is --out's folder."""
     from elbo_sym.files import InputError, output_folder
 
-    with pytest.raises(InputError, match=r"^--out /proc/x: cannot write a file in folder /proc"):
+    with pytest.raises(InputError, match=r"^--out /proc/x: cannot create a file in folder /proc: the folder exists"):
         output_folder("/proc/x", "--out")
     assert output_folder(str(tmp_path / "new" / "out"), "--out") == tmp_path / "new" / "out"
 

@@ -217,7 +217,8 @@ def test_an_out_folder_that_takes_no_file_is_named_as_the_option(tmp_path, monke
     monkeypatch.setattr(tempfile, "mkstemp", refused)  # what /proc does, on any machine
     with pytest.raises(InputError) as caught:
         output_folder(str(tmp_path), "--out")
-    assert str(caught.value) == f"--out {tmp_path}: cannot write a file in folder {tmp_path}: no such file or directory"
+    assert str(caught.value) == (f"--out {tmp_path}: cannot create a file in folder {tmp_path}: the folder exists, "
+                                 "but the system lets no file be created in it")  # rt56 F3: not errno's words
     assert os.listdir(tmp_path) == []
 
 
@@ -251,3 +252,18 @@ def test_two_relations_in_words_joined_by_and_are_both_read(text, expected):
     from elbo_sym.prose import split_math, worded_relations
 
     assert [(w.left, w.right) for w in worded_relations(split_math(text))] == expected
+
+
+def test_another_refusal_keeps_the_systems_words(tmp_path, monkeypatch):
+    """rt56 F3 rewords only "no such file" of a folder that exists; a full disk is said as the system says it."""
+    import errno
+    import tempfile
+
+    from elbo_sym.files import InputError, output_folder
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    with pytest.raises(InputError, match=r"cannot create a file in folder .*: no space left on device$"):
+        output_folder(str(tmp_path), "--out")

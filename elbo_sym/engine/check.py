@@ -42,6 +42,7 @@ from elbo_sym.engine.polishing import Allowance, Meeting, polished_instances
 from elbo_sym.engine.premises import HOLDS, UNDECIDED, PremiseJudge, PremiseTally, premise_text, premises_of
 from elbo_sym.engine.rules import FLIPPED, RULES, RuleOutcome, difference, proves_zero
 from elbo_sym.engine.samples import (
+    at_example,
     counts_fit,
     for_definedness,
     instantiate,
@@ -87,6 +88,7 @@ from elbo_sym.limits import (
     GENERAL_SEARCH_FULL_LARGER_K,
     GENERAL_SEARCH_WORK_OPERATIONS,
     INTEGER_OFFSETS,
+    LARGE_K,
     POLISH_WEIGHT,
     PREMISE_CHECK_WORK_OPERATIONS,
     REFERENCE_BUDGET_SECONDS,
@@ -1782,7 +1784,7 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           time.perf_counter() - started, conditions=conditions)
     except BudgetExceeded as error:
         clear_cache()
-        return StepResult(step, lhs, Verdict.error, f"{error}{_accept_besides(step, model.spec.K)}", None, 0, outcome,
+        return StepResult(step, lhs, Verdict.error, f"{error}{_accept_besides(step, model)}", None, 0, outcome,
                           time.perf_counter() - started, conditions=conditions)
     except Exception as error:  # noqa: BLE001 - a bug must still end as a verdict, never a pass
         clear_cache()
@@ -1821,7 +1823,8 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                           conditions=conditions, searched=searched)
     unsearched = _any_k(model)
     whole = _whole_numbers_unsearched(model, (lhs, step.expr), searched.covered)
-    refused = UNSEARCHED_DENSITIES if unsearched else whole_number_refusal(whole, searched.covered) if whole else ""
+    refused = (_unsearched_refusal(model) if unsearched
+               else whole_number_refusal(whole, searched.covered) if whole else "")
     if step.accept == "checked" and refused:
         return StepResult(step, lhs, Verdict.error, f"not proved ({outcome.reason}); held on {held} exact "
                           f"instances{where}: {refused}", None, held, outcome,
@@ -1831,18 +1834,34 @@ def check_step(lhs: Expr, step: Step, model: Model, examples: tuple[Example, ...
                       any_k=unsearched, whole_unsearched=whole)
 
 
-UNSEARCHED_DENSITIES = ('K = "any" holds every K and every density, and no finite search reaches all of them '
-                        '(the density stage\'s prior is N(0, 1); a chain\'s K stops at 5), so accept = "checked" '
-                        'cannot vouch for a step of it (red teams rt37, rt40: false steps passed); write an explicit '
-                        'K to accept a step on its instances, or make it a step a rule proves')
+UNSEARCHED_DENSITIES = ('K = "any" holds every K and every density, and no finite search reaches all of them, '
+                        'so accept = "checked" cannot vouch for a step of it: write an explicit K to accept a step '
+                        'on its instances, or make it a step a rule proves')
 """Why a step `accept = "checked"` names is an `error`, not an accepted `checked`, in a file whose domain
 holds every K and every density (``K = "any"``): evidence from a finite search never looked at all of that
-domain -- a prior density above 1, a chain at K = 6 -- and cannot stand in for a proof there."""
+domain -- a prior density above 1, a chain at K = 6 -- and cannot stand in for a proof there (red teams
+rt37, rt40: false steps passed).  `_unsearched_refusal` adds what this file's search reaches."""
+
+
+def _unsearched_refusal(model: Model) -> str:
+    """UNSEARCHED_DENSITIES with what the search of this file's family reaches: its K and its densities
+    (the Gaussian family's, prior N(0, 1), or none) -- so that a data file is not told of a density stage."""
+    searched = model.search_models()
+    Ks = sorted({m.K for m in searched if not _is_density_model(m)})
+    reach = f"K = {', '.join(map(str, Ks))}" if Ks else "no finite K"
+    densities = ("Gaussian densities whose prior is N(0, 1), never a prior density above 1"
+                 if any(_is_density_model(m) for m in searched) else "no density")
+    return f"{UNSEARCHED_DENSITIES} (this file's search reaches {reach} and {densities})"
+
 
 EXPLICIT_K_HINT = ('K = "any" holds every K and every density, so accept = "checked" cannot pass it: write an '
                    'explicit K to accept it on instances, or make it a step a rule proves')
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" cannot (UNSEARCHED_DENSITIES):
 the claim, the step notes, the summary and the handouts say it instead of suggesting the refused accept."""
+
+LARGE_K_HINT = ('at K = {K} a step takes long to check: give it more time (--budget SECONDS), or write K = "any", '
+                'where a step its rule proves is proved for every K at once')
+"""What a step's budget error adds in a file with an explicit K >= limits.LARGE_K (red team rt56 F2)."""
 
 TEACHING_HINT = ('a teaching file (expect = "refuted") accepts no step, so accept = "checked" cannot pass it: '
                  'make it a step a rule proves')
@@ -1852,11 +1871,16 @@ ACCEPT_HINT = 'add accept = "checked" to print it labelled as unproved'
 """What lets a `checked` step pass (StepResult.hint) when accept = "checked" can."""
 
 
-def _accept_besides(step: Step, K: int | str) -> str:
-    """What a step's budget error adds when more budget would not let its accept pass it either (a file
+def _accept_besides(step: Step, model: Model) -> str:
+    """What a step's budget error adds: when more budget would not let its accept pass it either (a file
     writing ``K = "any"``: UNSEARCHED_DENSITIES) -- said now, not after the author raised the budget (the
-    session-21 CI: the search ran out first and the error named the budget alone)."""
-    return f"; besides, {UNSEARCHED_DENSITIES}" if step.accept == "checked" and K == "any" else ""
+    session-21 CI: the search ran out first and the error named the budget alone); else, in a file with a
+    large explicit K, what else helps (LARGE_K_HINT; red team rt56 F2: K = 2000 ran out with no hint)."""
+    if step.accept == "checked" and model.spec.K == "any":
+        return f"; besides, {_unsearched_refusal(model)}"
+    if isinstance(model.spec.K, int) and model.spec.K >= LARGE_K:
+        return f"; {LARGE_K_HINT.format(K=model.spec.K)}"
+    return ""
 
 
 def _any_k(model: Model) -> bool:
@@ -2005,7 +2029,7 @@ def _exhausted(derivation: Derivation, message: str, done: dict) -> DerivationRe
     steps = list(done["steps"])
     lhs = steps[-1].step.expr if steps else derivation.start.expr
     for s in derivation.steps[len(steps):]:
-        steps.append(StepResult(s, lhs, Verdict.error, message + _accept_besides(s, derivation.K)))
+        steps.append(StepResult(s, lhs, Verdict.error, message + _accept_besides(s, derivation.model())))
         lhs = s.expr
     examples = list(done["examples"])
     examples += [ExampleResult(e, (message,)) for e in derivation.examples[len(examples):]]
@@ -2406,9 +2430,7 @@ def _outside_premises(premises: tuple[Relation, ...], explicit: ExplicitModel, i
 
 
 def _expect_failure(expectation, instance: Instance, model: ExplicitModel) -> str | None:
-    lhs, rhs = expectation.lhs.expr, expectation.rhs.expr
-    counts = values_at((lhs, rhs), instance)  # IWAE(q, k): k as the example gives it
-    lhs, rhs = instantiate(lhs, counts), instantiate(rhs, counts)
+    lhs, rhs = at_example((expectation.lhs.expr, expectation.rhs.expr), instance)  # IWAE(q, k): k as given
     values = model.values(instance)
     memo: dict = {}
     for side in (lhs, rhs):

@@ -120,5 +120,14 @@ def values_at(exprs: tuple[Expr, ...], instance: Instance) -> dict[str, int]:
     return out
 
 
+def at_example(exprs: tuple[Expr, ...], instance: Instance) -> tuple[Expr, ...]:
+    """The expressions with each number of samples the example gives (IWAE(q, k) at k = 2 is
+    IWAE(q, 2), which unfolds): one function for the example's expect check and for its value
+    tables, which printed "no exact value" for a value the check computed (red team rt55 F2).
+    ValueError when a count is not a whole number."""
+    counts = values_at(exprs, instance)
+    return tuple(instantiate(e, counts) for e in exprs)
+
+
 __all__ = ["sample_parameters", "instantiate", "for_definedness", "instantiations", "lowest_values", "values_at",
-           "counts_fit"]
+           "counts_fit", "at_example"]

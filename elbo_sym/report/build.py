@@ -57,6 +57,7 @@ from elbo_sym.engine.notation import (
 )
 from elbo_sym.engine.parse import ParseError, Vocabulary, parse_expression
 from elbo_sym.engine.repair import check_with_suggestions
+from elbo_sym.engine.samples import at_example
 from elbo_sym.failures import reraise_callers
 from elbo_sym.files import InputError, discover
 from elbo_sym.limits import (
@@ -68,7 +69,7 @@ from elbo_sym.limits import (
     own_budget,
     validate_budget,
 )
-from elbo_sym.numbers.evaluate import Undefined
+from elbo_sym.numbers.evaluate import Inexact, Undefined, approx_text
 from elbo_sym.numbers.evaluate import exact as exact_value
 from elbo_sym.numbers.exact import LogNumber, distinguishing_digits, significant
 from elbo_sym.prose import PARAGRAPH, split_math
@@ -569,8 +570,10 @@ def _example_values(d: Derivation, example: Example, model, values) -> tuple[lis
         if expr in seen or expr.is_Number:  # a constant (the 0 of "gap >= 0") has nothing to compute
             continue
         seen.add(expr)
+        parts: list[Expr] = []
         try:  # a quantity the model cannot evaluate exactly here has no value row: the check and the tables say why
-            parts = model.unfold_pointwise(expr)
+            (fixed,) = at_example((expr,), example.instance)  # as the expect check: IWAE(q, k) at the example's k
+            parts = model.unfold_pointwise(fixed)
             if len(parts) != 1:
                 continue
             used |= parts[0].free_symbols
@@ -578,7 +581,7 @@ def _example_values(d: Derivation, example: Example, model, values) -> tuple[lis
             value = exact_value(parts[0], values, memo_at(values), pi=True)
         except (Undefined, ArithmeticError, ValueError, TypeError, KeyError) as raised:
             reraise_callers(raised)
-            unevaluated.append(UnevaluatedRow(math(expr), _why_unevaluated(raised)))
+            unevaluated.append(UnevaluatedRow(math(expr), _why_unevaluated(raised, parts, values)))
             continue
         information = is_log_quantity(expr)
         rows.append(ValueRow(math(expr), math(exact_form(value)), value.shown(DECIMALS),
@@ -586,11 +589,20 @@ def _example_values(d: Derivation, example: Example, model, values) -> tuple[lis
     return rows, unevaluated, used
 
 
-def _why_unevaluated(error: Exception) -> str:
-    """One line on why an example's quantity has no exact value (the error's first line)."""
+INEXACT_WHY = "outside the exact class of rationals and logs of rationals"
+"""Why a value an example fixes every parameter of has no exact row (red team rt55 F2: "exp of a non-zero
+number" alone read as a failure); its certified decimals follow, as the expect check prints them."""
+
+
+def _why_unevaluated(error: Exception, parts: Sequence[Expr] = (), values: Mapping | None = None) -> str:
+    """One line on why an example's quantity has no exact value (the error's first line); for a value
+    outside the exact class (the Renyi bound at alpha = 1/2: square roots), also its decimals as the
+    expect check prints them (approx_text of the one unfolded part at `values`)."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if isinstance(error, (ArithmeticError, ValueError)) and "too large" in text:
         return f"numbers too large for exact arithmetic ({text})"
+    if isinstance(error, Inexact) and len(parts) == 1 and values is not None:
+        return f"{INEXACT_WHY} ({text}); {approx_text(parts[0], values)}"
     return text
 
 
