@@ -241,6 +241,10 @@ class Counterexample:
     """A side's value to six figures where no float holds it -- exp(1000) overflows to inf, exp(-1000)
     underflows to 0 -- as numbers.evaluate.approx_text certifies it ("1.97007e+434"); "" where the float
     does (the ≈ column then shows the float, never "inf")."""
+    gap: str = ""
+    """left - right to six certified figures ("1.19902e+12") where the sides' floats cannot tell them
+    apart -- one float for both, inf and inf at a far end's exp(2**41) (red team rt57 F1: both sides
+    printed "≈ 1.43874e+955023665463") -- and no exact values are there to; "" elsewhere or unknown."""
 
     def __post_init__(self) -> None:
         require_state(self.z)  # a density point is None here: its value of z is among `values`
@@ -539,7 +543,25 @@ class _Instances:
                               self._source(instance.source, used), values_latex=printed, at=self._at(decision.z),
                               lhs_latex=lhs_latex, rhs_latex=rhs_latex,
                               lhs_exact=_exact_number(a, values), rhs_exact=_exact_number(b, values),
-                              lhs_beyond=_beyond_float(a, values, left), rhs_beyond=_beyond_float(b, values, right))
+                              lhs_beyond=_beyond_float(a, values, left), rhs_beyond=_beyond_float(b, values, right),
+                              gap=self._gap(a, b, values) if left == right else "")
+
+    def _gap(self, a: Expr, b: Expr, values) -> str:
+        """left - right at the point to six certified figures, for sides whose floats are one float: from
+        its canonical form first (exp(2**41) + 2**41 - exp(2**41) - 10**12 is 2**41 - 10**12 there, which
+        no enclosure of the two exps reaches), else as formed; "" when neither pins six digits."""
+        if _exact_number(a, values) is not None and _exact_number(b, values) is not None:
+            return ""  # the report tells exact sides apart by their digits
+        formed = Add(a, -b)
+        try:
+            forms = [with_exps(canonical(formed, self.model).as_expr()), formed]
+        except TooLarge:
+            forms = [formed]
+        for form in forms:
+            approx = approx_text(form, values)
+            if approx.startswith("≈ "):
+                return approx.removeprefix("≈ ")
+        return ""
 
     def _source(self, source: str, used: frozenset) -> str:
         """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step

@@ -753,6 +753,8 @@ def mistake_context(report: DerivationReport) -> dict[str, Any]:
             "left_value_latex": LatexMarkup(approx_latex(c.lhs_value)) if c is not None else "",
             "right_value_latex": LatexMarkup(approx_latex(c.rhs_value)) if c is not None else "",
             "apart": c.apart() if c is not None else "",
+            # sides printed alike: left - right as math, set as the sides' values are (red team rt57 F1)
+            "gap_latex": LatexMarkup(approx_latex(c.gap)) if c is not None and c.gap else "",
             **_repair_context(g, s.lhs.latex, report),
             "carried": carried_note(s.index, following.index)
             if following is not None and following.carried else "",

@@ -635,7 +635,10 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                         # one formula per side, the value as the PDF sets it (6.227 \times 10^{9}, not 6.227e+09)
                         left, right = (doc.m(rf"{mistake[side]} \approx {mistake[f'{side}_value_latex']}")
                                        for side in ("left", "right"))
-                        doc.add(f"where the left side is {left} and the right side is {right}.")
+                        # sides printed alike say what differs (red team rt57 F1: `<=` failing between equals)
+                        gap = doc.m(r"\text{left} - \text{right} \approx " + mistake["gap_latex"])
+                        apart = f" ({gap})" if mistake["gap_latex"] else our_words(mistake["apart"])
+                        doc.add(f"where the left side is {left} and the right side is {right}{apart}.")
                 if mistake["repair_parts"]:
                     doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_parts'])}")
                 if mistake["repair"]:

@@ -345,8 +345,9 @@ def _counterexample(c: Counterexample | None, vocabulary: Vocabulary) -> Counter
                                   for v, printed in zip(values, engine_latex.get(label, ("",) * len(values)))))
                   for label, values in c.values)
     left, right, alike = _sides_shown(c)
+    gap = magnitude(c.gap) if c.gap and left == right and c.problem is None else ""
     return CounterexampleReport(c.values, c.lhs, c.rhs, left, right, c.z,
-                                c.source, c.problem, where, c.lhs_latex, c.rhs_latex, c.at, alike)
+                                c.source, c.problem, where, c.lhs_latex, c.rhs_latex, c.at, alike, gap)
 
 
 def _sides_shown(c: Counterexample) -> tuple[str, str, int]:
@@ -354,7 +355,9 @@ def _sides_shown(c: Counterexample) -> tuple[str, str, int]:
     that tell two different values apart (rt33 F5), and the figures they are alike to when they
     differ beyond SIDE_FIGURES_MOST (else 0).  The digits come from the exact values where there
     are exact values: two floats can be one float for two values (log(8/9) and log(8/9) + 10**-24);
-    else from the floats, 17 figures telling any two floats apart."""
+    else from the floats, 17 figures telling any two floats apart -- and where those print alike (one
+    float, or two sides beyond float range), the engine's certified left - right says what differs
+    (`CounterexampleReport.gap`, red team rt57 F1)."""
     if c.lhs_exact is not None and c.rhs_exact is not None:
         a, b = c.lhs_exact, c.rhs_exact
         digits = distinguishing_digits(a, b, significant, SIDE_FIGURES, SIDE_FIGURES_MOST)

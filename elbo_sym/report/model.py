@@ -167,6 +167,9 @@ class CounterexampleReport:
     alike: int = 0
     """The significant figures to which two different sides are alike when `lhs_value` and
     `rhs_value` (that many figures each) cannot tell them apart (limits.SIDE_FIGURES_MOST); else 0."""
+    gap: str = ""
+    """left - right ("1.19902e+12", certified) where `lhs_value` and `rhs_value` print alike and no exact
+    values tell them apart (a far end's two sides beyond float range, red team rt57 F1); else ""."""
 
     def __post_init__(self) -> None:
         if self.where_pieces and [len(v) for _, v in self.values] != [len(i.values) for i in self.where_pieces]:
@@ -200,7 +203,10 @@ class CounterexampleReport:
                 f"right = {self.rhs}{_about(self.rhs_value)}" + self.apart())
 
     def apart(self) -> str:
-        """What the ≈ column cannot show: " (the two sides differ beyond 30 significant figures)"."""
+        """What the ≈ column cannot show: " (the two sides differ beyond 30 significant figures)", or
+        " (left - right ≈ 1.19902e+12)" for sides printed alike with no exact values."""
+        if self.gap:
+            return f" (left - right ≈ {self.gap})"
         return f" (the two sides differ beyond {self.alike} significant figures)" if self.alike else ""
 
     def lines(self, width: int | None = None) -> list[str]:
