@@ -547,21 +547,21 @@ class _Instances:
                               gap=self._gap(a, b, values) if left == right else "")
 
     def _gap(self, a: Expr, b: Expr, values) -> str:
-        """left - right at the point to six certified figures, for sides whose floats are one float: from
-        its canonical form first (exp(2**41) + 2**41 - exp(2**41) - 10**12 is 2**41 - 10**12 there, which
-        no enclosure of the two exps reaches), else as formed; "" when neither pins six digits."""
+        """left - right at the point to six certified figures, for sides whose floats are one float: as
+        formed, else from its canonical form (exp(2**41) + 2**41 - exp(2**41) - 10**12 is 2**41 - 10**12
+        there, which no enclosure of the two exps reaches; the far end made that form already, so it is
+        remembered); "" when neither pins six digits, or left - right is 0 (the sides are alike)."""
         if _exact_number(a, values) is not None and _exact_number(b, values) is not None:
             return ""  # the report tells exact sides apart by their digits
         formed = Add(a, -b)
-        try:
-            forms = [with_exps(canonical(formed, self.model).as_expr()), formed]
-        except TooLarge:
-            forms = [formed]
-        for form in forms:
-            approx = approx_text(form, values)
-            if approx.startswith("≈ "):
-                return approx.removeprefix("≈ ")
-        return ""
+        approx = approx_text(formed, values)
+        if not approx.startswith("≈ "):
+            try:
+                approx = approx_text(with_exps(canonical(formed, self.model).as_expr()), values)
+            except TooLarge:
+                return ""
+        digits = approx.removeprefix("≈ ")
+        return digits if approx.startswith("≈ ") and digits.lstrip("-0.") else ""
 
     def _source(self, source: str, used: frozenset) -> str:
         """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step
