@@ -110,3 +110,12 @@ def test_the_site_page_says_the_sides_differ(tmp_path):
     assert main(["web", "--out", str(tmp_path / "pages"), str(FAR_CANCELLING)]) == 0
     page = (tmp_path / "pages" / "find-the-mistake.md").read_text(encoding="utf-8")
     assert r"($\text{left} - \text{right} \approx 1.19902 \times 10^{12}$)" in page, page
+
+
+def test_sides_alike_because_equal_have_no_note():
+    """`... < beta + exp(beta)` with both sides equal everywhere (refuted: not strictly less): the sides
+    print alike because they are one value, and no "left - right" is added (a 0 says nothing)."""
+    step = _step("beta*exp(beta)*exp(-beta) + exp(beta)", "<", "beta + exp(beta)")
+    shown = counterexample_report(step.counterexample)
+    assert shown is not None and shown.lhs_value == shown.rhs_value
+    assert step.counterexample.gap == "" and shown.apart() == ""
