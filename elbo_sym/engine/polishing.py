@@ -179,8 +179,9 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     bounded = _premise_ends(premises)
     firsts = []
     queue = [_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)]
-    if strict:
-        queue = [one for site in queue for one in (_on_face(site), site) if one is not None]
+    for site in queue:
+        yield from _corners(site)
+    queue = [one for site in queue for one in (_on_face(site), *_other_faces(site), site) if one is not None]
     while queue:
         site = queue.pop(0)
         objective_at = _objective(site, symbols)
@@ -672,39 +673,37 @@ def _premise_ends(premises: tuple) -> dict[Symbol, tuple[Fraction | None, Fracti
 
 
 def _with_premise_ends(site: _Site, bounded: dict[Symbol, tuple[Fraction | None, Fraction | None]]) -> _Site:
-    """`site` with its chart's `premise_ends` (each free coordinate's from `bounded`, `_premise_ends`), and its
-    start on such an end where the float minimiser left a coordinate within BOUND_NEAR of it, either side: the
-    minimiser only weighs a premise, so it stops a hair inside (beta = 1e-17) or outside (2 + 1e-13 for
-    ``beta <= 2``), and a coordinate entering linearly is frozen there by the polishing, its gap never falling."""
+    """`site` with its chart's `premise_ends` (each free coordinate's from `bounded`, `_premise_ends`); its start
+    stays the minimiser's.  Moving the start onto a premise end (h-eng12's first rule) lost meetings: onto a
+    premise end 1e-8 from the [params] end 0 the sides meet on, onto the later of two near ends, onto a premise
+    end an open [params] end makes open (log(beta) undefined there: the site dropped) -- red team rt57 F2-F4.
+    The ends are polished on as faces instead (`_on_face`, `_other_faces`), exactly, besides the start."""
     if not bounded:
         return site
     blocks = site.chart.model.blocks
     ends = tuple(bounded.get(blocks[bi].symbols[j], (None, None)) for bi, j in site.chart.free)
-    start = list(site.chart.start)
-    for i, pair in enumerate(ends):
-        for end in pair:
-            if end is not None and abs(start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
-                start[i] = float(end)
-    return replace(site, chart=replace(site.chart, premise_ends=ends, start=tuple(start)))
+    return replace(site, chart=replace(site.chart, premise_ends=ends))
 
 
-def _on_face(site: _Site) -> _Site | None:
-    """The site with every free coordinate the float minimiser left within BOUND_NEAR of a closed end of its
-    (`_closed_ends`) fixed on that end, the others free; None when there is none, or none is left free.  The
-    polishing freezes a coordinate entering linearly where the minimiser left it (beta = 1 + 3.9e-11 for
-    ``beta >= 1``), its gap never falling, so `_worth_more` dropped the site, and ``log(beta)`` (curving down)
-    walks beta out of the domain: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, false on a curve at beta = 1,
-    passed with accept, as did a likelihood's 1 (red team rt55 F1).  On the face the sides meet where they do
-    on the bound, a point of the domain (the end is closed); the site itself is polished too (a meeting
-    1e-7 inside the bound is its own)."""
+def _near_ends(chart_: Chart) -> dict[int, list[Fraction]]:
+    """Free coordinate's index: the closed ends of its (`_closed_ends`: the tightest, genuinely closed) the float
+    minimiser left it within BOUND_NEAR of, or past (outside a premise end, at any distance: the minimiser only
+    weighs a premise, and stopped 7e-3 outside ``beta >= 100``, red team rt57 F6), the nearest first -- compared
+    exactly, the start's float against the end's Fraction (1/5 is no float: rt57 F5)."""
+    near: dict[int, list[Fraction]] = {}
+    for i, (lower, upper) in _closed_ends(chart_).items():
+        at = Fraction(chart_.start[i])
+        ends = [end for end, past in ((lower, lower is not None and at < lower),
+                                      (upper, upper is not None and at > upper))
+                if end is not None and (past or abs(at - end) <= BOUND_NEAR * (1 + abs(end)))]
+        if ends:
+            near[i] = sorted(ends, key=lambda end: abs(at - end))
+    return near
+
+
+def _face(site: _Site, on: dict[int, Fraction]) -> _Site:
+    """The site with free coordinate i fixed on the exact end on[i] for each i in `on`, the others free."""
     chart_ = site.chart
-    on: dict[int, Fraction] = {}
-    for i, pair in _closed_ends(chart_).items():
-        for end in pair:
-            if end is not None and abs(chart_.start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
-                on[i] = end
-    if not on or len(on) == len(chart_.free):
-        return None
     blocks = chart_.model.blocks
     fixed = dict(chart_.fixed)
     for i, end in on.items():
@@ -717,6 +716,47 @@ def _on_face(site: _Site) -> _Site | None:
                    start=tuple(chart_.start[i] for i in kept),
                    premise_ends=tuple(chart_.premise_ends[i] for i in kept) if chart_.premise_ends else ())
     return replace(site, chart=face, on_face=tuple(_at_bound(chart_, i, end) for i, end in sorted(on.items())))
+
+
+def _on_face(site: _Site) -> _Site | None:
+    """The site with every free coordinate the float minimiser left near a closed end of its (`_near_ends`)
+    fixed on the nearest such end, the others free; None when there is none, or none is left free.  The
+    polishing freezes a coordinate entering linearly where the minimiser left it (beta = 1 + 3.9e-11 for
+    ``beta >= 1``), its gap never falling, so `_worth_more` dropped the site, and ``log(beta)`` (curving down)
+    walks beta out of the domain: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, false on a curve at beta = 1,
+    passed with accept, as did a likelihood's 1 (red team rt55 F1).  On the face the sides meet where they do
+    on the bound, a point of the domain (the end is closed); the site itself is polished too (a meeting
+    1e-7 inside the bound is its own).  A non-strict step is polished there too: the face's rational points
+    hold the end exactly (``>= 1/5``: the float 0.2 is 1.1e-17 above it, a gap that hid a counterexample;
+    red team rt57 F5)."""
+    near = _near_ends(site.chart)
+    if not near or len(near) == len(site.chart.free):
+        return None
+    return _face(site, {i: ends[0] for i, ends in near.items()})
+
+
+def _other_faces(site: _Site) -> list[_Site]:
+    """`_on_face`'s face with one coordinate near two closed ends (a premise interval [0, 1e-8], or a premise end
+    1e-8 from a [params] end) fixed on the farther one instead: the minimiser may stop nearer the end the sides
+    do not meet on (red team rt57 F2, F3: the later end replaced the earlier)."""
+    near = _near_ends(site.chart)
+    if not near or len(near) == len(site.chart.free):
+        return []
+    nearest = {i: ends[0] for i, ends in near.items()}
+    return [_face(site, {**nearest, i: ends[1]}) for i, ends in near.items() if len(ends) > 1]
+
+
+def _corners(site: _Site) -> Iterator[Instance]:
+    """Where every free coordinate is near a closed end of its (no face is left to polish): the exact rational
+    points with each on its nearest end, then with one on its other, for the caller to decide."""
+    near = _near_ends(site.chart)
+    if not near or len(near) != len(site.chart.free):
+        return
+    nearest = {i: ends[0] for i, ends in near.items()}
+    for on in [nearest] + [{**nearest, i: ends[1]} for i, ends in near.items() if len(ends) > 1]:
+        found = _face(site, on).chart.instance((), 0)
+        if found is not None:
+            yield found
 
 
 def _face_after(site: _Site, first: Polished) -> _Site | None:
