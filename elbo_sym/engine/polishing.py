@@ -171,7 +171,9 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     """`polished_instances` within its allowance: every picked minimum at 60 digits, then those worth it
     at 120 -- the ones inside the domain and the premises at 60 digits first (red team rt49 F5: the
     allowance went on a minimum on the simplex's edge, and the meeting inside was never polished).  A strict
-    step's site near a closed end is polished on it first (`_on_face`, `_face_after`: red team rt55 F1)."""
+    step's site near a closed end is polished on it first (`_on_face`, `_face_after`: red team rt55 F1); a
+non-strict step's after the site (its rational points hold the end exactly: rt57 F5).  A site with every
+coordinate near a closed end gives the exact points there (`_corners`)."""
     sign = 1 if rel in (">", ">=") else -1
     strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
@@ -181,7 +183,10 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     queue = [_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)]
     for site in queue:
         yield from _corners(site)
-    queue = [one for site in queue for one in (_on_face(site), *_other_faces(site), site) if one is not None]
+    queue = [one for site in queue
+             for one in ((_on_face(site), *_other_faces(site), site) if strict else (site, _on_face(site),
+                                                                                     *_other_faces(site)))
+             if one is not None]  # a non-strict step's own minimum first, as before its faces (rt57 F5)
     while queue:
         site = queue.pop(0)
         objective_at = _objective(site, symbols)
