@@ -157,3 +157,35 @@ def test_a_start_nearer_the_other_end_still_meets(monkeypatch, faces):
         assert "beta at its closed bound 0" in step.reason, step.reason
     else:
         assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+# Red team rt58 F5 (same code): a face's meeting found at 60 digits waited for the 120-digit stage behind the
+# site's own 60-digit polishing, which spent the step's allowance -- so no meeting, and the false step passed.
+# False at beta = 1 and q(z) = (a, b, b, c, c, c) (K = 6) with H(q) = 3/2, sum q**2 = 1/4 (rt58's findroot, 80
+# digits); the K = 8 one at H(q) = 2, sum q**2 = 3/20, as tests/test_polishing_reach.py's step without beta.
+RT58_F5 = {
+    "r6a": ("K = 6", "(E(q, log(q(z))) + 3/2)**2 + (E(q, q(z)) - 1/4)**2 + (beta - 1)"),
+    "r8": ("K = 8", "(E(q, log(q(z))) + 2)**2 + (E(q, q(z)) - 3/20)**2 + (beta - 1)"),
+}
+
+
+def rt58_step(name: str):
+    head, start = RT58_F5[name]
+    text = (f'title = "t"\n{head}\nstart = "{start}"\n\n[params]\nbeta = ">= 1"\n\n'
+            f'[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    return check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("name", RT58_F5)
+def test_a_face_meeting_is_judged_before_the_allowance_runs_out(name):
+    assert_fails(rt58_step(name), strict=True)
+
+
+@pytest.mark.full
+def test_the_mutant_judging_the_face_last_lets_rt58_f5_pass(monkeypatch):
+    """Without judging a face's meeting at once (`_judged_at_once`), the site's own 60-digit polishing spends
+    the allowance first and r6a passes with accept, as it did."""
+    monkeypatch.setattr(polishing, "_judged_at_once", lambda site, first_margins: False)
+    step = rt58_step("r6a")
+    assert step.verdict is Verdict.checked and step.passes, step.reason
