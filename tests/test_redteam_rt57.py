@@ -189,3 +189,34 @@ def test_the_mutant_judging_the_face_last_lets_rt58_f5_pass(monkeypatch):
     monkeypatch.setattr(polishing, "_judged_at_once", lambda site, first_margins: False)
     step = rt58_step("r6a")
     assert step.verdict is Verdict.checked and step.passes, step.reason
+
+
+# Red team rt58 F1 (same code): a face's 60-digit polishing took another coordinate near its closed end, and no
+# face with both fixed was polished.  False at beta = 1, gamma = 1 on the curve KL(q, p) = 1 (e.g. p(z) =
+# (1/10, 9/10), q1 = 0.689217226544958...: rt55's mpmath check).
+RT58_F1 = ("K = 2", "(KL(q(z), p(z)) - 1)**2 + (beta - 1) + (1 - gamma)**3", 'beta = ">= 1"\ngamma = "<= 1"')
+
+
+def rt58_f1_step():
+    head, start, params = RT58_F1
+    text = (f'title = "t"\n{head}\nstart = "{start}"\n\n[params]\n{params}\n\n'
+            f'[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
+    return check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize("mutant", [False, True])
+def test_a_face_after_a_face_fixes_both_ends(monkeypatch, mutant):
+    """With `_face_after` from a face's 60-digit point the sides meet with beta and gamma on their ends; the
+    mutant (the rule before: a face after only from a site with no face at its start) lets the false step pass
+    with accept."""
+    if mutant:
+        face_after = polishing._face_after
+        monkeypatch.setattr(polishing, "_face_after", lambda site, first: (
+            None if site.on_face or polishing._on_face(site) is not None else face_after(site, first)))
+    step = rt58_f1_step()
+    if mutant:
+        assert step.verdict is Verdict.checked and step.passes, step.reason
+    else:
+        assert_fails(step, strict=True)
+        assert "beta at its closed bound 1 and gamma at its closed bound 1" in step.reason, step.reason

@@ -785,13 +785,21 @@ def _corners(site: _Site) -> Iterator[Instance]:
 
 
 def _face_after(site: _Site, first: Polished) -> _Site | None:
-    """`_on_face` from the 60-digit point of a site that had no face at its start, where that polishing took a
-    coordinate near a closed end (its curvature too small for the polishing to reach it): in
-    ``(KL(q(z), p(z)) - 1)**2 + (1 - beta)**3 > 0``, beta in (0, 1], the minimiser left beta 2.6e-4 from 1 and
-    the 60-digit polishing 6.4e-8, its gap 2.6e-22 (red team rt55 F1's s4); None otherwise."""
-    if site.on_face or _on_face(site) is not None:
+    """`_on_face` from the 60-digit point of a site, where that polishing took a coordinate near a closed end
+    (its curvature too small for the polishing to reach it): in ``(KL(q(z), p(z)) - 1)**2 + (1 - beta)**3 > 0``,
+    beta in (0, 1], the minimiser left beta 2.6e-4 from 1 and the 60-digit polishing 6.4e-8, its gap 2.6e-22
+    (red team rt55 F1's s4).  A face's too, the new coordinates fixed with the ones it has (red team rt58 F1:
+    ``(KL - 1)**2 + (beta - 1) + (1 - gamma)**3 > 0``, the face beta = 1 took gamma to 1 - 8.2e-8, and the face
+    with both was never polished); a site's own only where that fixes more than its face at the start did.
+    None otherwise.  Each face after fixes one coordinate more, so the chain ends."""
+    moved = replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point)))
+    face = _on_face(moved)
+    if face is None:
         return None
-    return _on_face(replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point))))
+    if not site.on_face and (at_start := _on_face(site)) is not None and len(face.chart.free) >= len(
+            at_start.chart.free):
+        return None
+    return replace(face, on_face=site.on_face + face.on_face)
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
