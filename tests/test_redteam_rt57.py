@@ -29,11 +29,18 @@ BUDGET = 120.0
 TINY = "(1/10**12)**4"
 
 
-def step_of(start: str, params: str, assume: tuple[str, ...] = (), rel: str = ">", right: str = "0"):
+def step_from(head: str, start: str, params: str, assume: tuple[str, ...] = (), rel: str = ">",
+              right: str = "0"):
+    """The one step `start rel right` of a file with `head` (K, model), [params] `params` and premises `assume`."""
     premises = ", ".join(f'"{a}"' for a in assume)
-    text = (f'title = "t"\nK = 2\nassume = [{premises}]\nstart = "{start}"\n\n[params]\ns = "> 0"\n{params}\n\n'
+    text = (f'title = "t"\n{head}\nassume = [{premises}]\nstart = "{start}"\n\n[params]\n{params}\n\n'
             f'[[step]]\nrel = "{rel}"\nexpr = "{right}"\nrule = "algebra"\naccept = "checked"\n')
     return check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
+
+
+def step_of(start: str, params: str, assume: tuple[str, ...] = (), rel: str = ">", right: str = "0"):
+    """rt57's shape: K = 2 with s > 0 besides `params`."""
+    return step_from("K = 2", start, f's = "> 0"\n{params}', assume, rel, right)
 
 
 def assert_fails(step, strict: bool) -> None:
@@ -170,10 +177,7 @@ RT58_F5 = {
 
 
 def rt58_step(name: str):
-    head, start = RT58_F5[name]
-    text = (f'title = "t"\n{head}\nstart = "{start}"\n\n[params]\nbeta = ">= 1"\n\n'
-            f'[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
-    return check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
+    return step_from(*RT58_F5[name], 'beta = ">= 1"')
 
 
 @pytest.mark.full
@@ -198,10 +202,7 @@ RT58_F1 = ("K = 2", "(KL(q(z), p(z)) - 1)**2 + (beta - 1) + (1 - gamma)**3", 'be
 
 
 def rt58_f1_step():
-    head, start, params = RT58_F1
-    text = (f'title = "t"\n{head}\nstart = "{start}"\n\n[params]\n{params}\n\n'
-            f'[[step]]\nrel = ">"\nexpr = "0"\nrule = "algebra"\naccept = "checked"\n')
-    return check_derivation(loads(text, "t.toml"), budget=BUDGET).steps[0]
+    return step_from(*RT58_F1)
 
 
 @pytest.mark.full
