@@ -171,7 +171,9 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     """`polished_instances` within its allowance: every picked minimum at 60 digits, then those worth it
     at 120 -- the ones inside the domain and the premises at 60 digits first (red team rt49 F5: the
     allowance went on a minimum on the simplex's edge, and the meeting inside was never polished).  A strict
-    step's site near a closed end is polished on it first (`_on_face`, `_face_after`: red team rt55 F1)."""
+    step's site near a closed end is polished on it first (`_on_face`, `_face_after`: red team rt55 F1); a
+non-strict step's after the site (its rational points hold the end exactly: rt57 F5).  A site with every
+coordinate near a closed end gives the exact points there (`_corners`)."""
     sign = 1 if rel in (">", ">=") else -1
     strict = rel in (">", "<")
     symbols = tuple(s for b in model.blocks for s in b.symbols)
@@ -179,8 +181,12 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
     bounded = _premise_ends(premises)
     firsts = []
     queue = [_with_premise_ends(site, bounded) for site in _picked(model, parts, sign, minima)]
-    if strict:
-        queue = [one for site in queue for one in (_on_face(site), site) if one is not None]
+    for site in queue:
+        yield from _corners(site)
+    queue = [one for site in queue
+             for one in ((_on_face(site), *_other_faces(site), site) if strict else (site, _on_face(site),
+                                                                                     *_other_faces(site)))
+             if one is not None]  # a non-strict step's own minimum first, as before its faces (rt57 F5)
     while queue:
         site = queue.pop(0)
         objective_at = _objective(site, symbols)
@@ -189,40 +195,60 @@ def _polished(model, parts: tuple, rel: str, minima: list, premises: tuple, obli
             continue
         yield from _rounded(site, first)
         if first.converged and _worth_more(first, strict):
-            firsts.append((site, objective_at, first, margins(site, first.point)))
+            picked = (site, objective_at, first, margins(site, first.point))
+            if strict and _judged_at_once(site, picked[3]):
+                yield from _finished(picked, strict, model, margins, spend, met)
+            else:
+                firsts.append(picked)
         elif strict and (face := _face_after(site, first)) is not None:
             queue.insert(0, face)
     firsts.sort(key=lambda picked: not _inside_by_far(picked[3]))  # stable: the smallest first within each
-    for site, objective_at, first, first_margins in firsts:
-        second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
-        if second is None:
-            continue
-        yield from _rounded(site, second)
-        if not strict:
-            continue
-        meeting = _meeting(site, first, second, first_margins, margins, model)
-        scale = _scale(site, second.point, model)
-        try:
-            third = None
-            if meeting is not None:
+    for picked in firsts:
+        yield from _finished(picked, strict, model, margins, spend, met)
+
+
+def _judged_at_once(site: _Site, first_margins: list) -> bool:
+    """Whether a strict step's 60-digit minimum worth more is polished on at once, before the next site's 60-digit
+    polishing: a face's, inside the domain by far.  The site after it (the same minimum with the coordinate
+    free) spent the step's allowance first, and the face's meeting was never judged: K = 6 and 8 with beta on
+    its closed end 1 passed with accept (red team rt58 F5)."""
+    return bool(site.on_face) and _inside_by_far(first_margins)
+
+
+def _finished(picked: tuple, strict: bool, model, margins, spend: Callable[[], None],
+              met: list[Meeting]) -> Iterator[Instance]:
+    """A 60-digit minimum worth more (`picked`: its site, objective, polishing and margins) polished at 120
+    digits, and for a strict step judged a meeting (confirmed at CONFIRM_DIGITS, or on a closed bound)."""
+    site, objective_at, first, first_margins = picked
+    second = polish(objective_at, first.point, POLISH_DIGITS[1], spend)
+    if second is None:
+        return
+    yield from _rounded(site, second)
+    if not strict:
+        return
+    meeting = _meeting(site, first, second, first_margins, margins, model)
+    scale = _scale(site, second.point, model)
+    try:
+        third = None
+        if meeting is not None:
+            third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
+            yield from _rounded(site, third)
+            if _confirmed(second, third, scale):
+                met.append(meeting)
+                return
+        if _closed_bounds(site.chart) and _near_meeting(first, second, scale):
+            if third is None:
                 third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
                 yield from _rounded(site, third)
-                if _confirmed(second, third, scale):
-                    met.append(meeting)
-                    continue
-            if _closed_bounds(site.chart) and _near_meeting(first, second, scale):
-                if third is None:
-                    third = polish(objective_at, second.point, CONFIRM_DIGITS, spend)
-                    yield from _rounded(site, third)
-                on_bound = None
-                if third is not None and third.converged:
-                    on_bound = _on_a_closed_bound(site, objective_at, second, third, margins, scale, spend, model)
-                if on_bound is not None:
-                    met.append(on_bound)
-        except _Spent:  # not told from a plateau within the allowance: a meeting, as it was before rt51
-            if meeting is not None:
-                met.append(meeting)
-            raise
+            on_bound = None
+            if third is not None and third.converged:
+                on_bound = _on_a_closed_bound(site, objective_at, second, third, margins, scale, spend, model)
+            if on_bound is not None:
+                met.append(on_bound)
+    except _Spent:  # not told from a plateau within the allowance: a meeting, as it was before rt51
+        if meeting is not None:
+            met.append(meeting)
+        raise
 
 
 def _rounded(site: _Site, polished: Polished | None) -> Iterator[Instance]:
@@ -672,39 +698,37 @@ def _premise_ends(premises: tuple) -> dict[Symbol, tuple[Fraction | None, Fracti
 
 
 def _with_premise_ends(site: _Site, bounded: dict[Symbol, tuple[Fraction | None, Fraction | None]]) -> _Site:
-    """`site` with its chart's `premise_ends` (each free coordinate's from `bounded`, `_premise_ends`), and its
-    start on such an end where the float minimiser left a coordinate within BOUND_NEAR of it, either side: the
-    minimiser only weighs a premise, so it stops a hair inside (beta = 1e-17) or outside (2 + 1e-13 for
-    ``beta <= 2``), and a coordinate entering linearly is frozen there by the polishing, its gap never falling."""
+    """`site` with its chart's `premise_ends` (each free coordinate's from `bounded`, `_premise_ends`); its start
+    stays the minimiser's.  Moving the start onto a premise end (h-eng12's first rule) lost meetings: onto a
+    premise end 1e-8 from the [params] end 0 the sides meet on, onto the later of two near ends, onto a premise
+    end an open [params] end makes open (log(beta) undefined there: the site dropped) -- red team rt57 F2-F4.
+    The ends are polished on as faces instead (`_on_face`, `_other_faces`), exactly, besides the start."""
     if not bounded:
         return site
     blocks = site.chart.model.blocks
     ends = tuple(bounded.get(blocks[bi].symbols[j], (None, None)) for bi, j in site.chart.free)
-    start = list(site.chart.start)
-    for i, pair in enumerate(ends):
-        for end in pair:
-            if end is not None and abs(start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
-                start[i] = float(end)
-    return replace(site, chart=replace(site.chart, premise_ends=ends, start=tuple(start)))
+    return replace(site, chart=replace(site.chart, premise_ends=ends))
 
 
-def _on_face(site: _Site) -> _Site | None:
-    """The site with every free coordinate the float minimiser left within BOUND_NEAR of a closed end of its
-    (`_closed_ends`) fixed on that end, the others free; None when there is none, or none is left free.  The
-    polishing freezes a coordinate entering linearly where the minimiser left it (beta = 1 + 3.9e-11 for
-    ``beta >= 1``), its gap never falling, so `_worth_more` dropped the site, and ``log(beta)`` (curving down)
-    walks beta out of the domain: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, false on a curve at beta = 1,
-    passed with accept, as did a likelihood's 1 (red team rt55 F1).  On the face the sides meet where they do
-    on the bound, a point of the domain (the end is closed); the site itself is polished too (a meeting
-    1e-7 inside the bound is its own)."""
+def _near_ends(chart_: Chart) -> dict[int, list[Fraction]]:
+    """Free coordinate's index: the closed ends of its (`_closed_ends`: the tightest, genuinely closed) the float
+    minimiser left it within BOUND_NEAR of, or past (outside a premise end, at any distance: the minimiser only
+    weighs a premise, and stopped 7e-3 outside ``beta >= 100``, red team rt57 F6), the nearest first -- compared
+    exactly, the start's float against the end's Fraction (1/5 is no float: rt57 F5)."""
+    near: dict[int, list[Fraction]] = {}
+    for i, (lower, upper) in _closed_ends(chart_).items():
+        at = Fraction(chart_.start[i])
+        ends = [end for end, past in ((lower, lower is not None and at < lower),
+                                      (upper, upper is not None and at > upper))
+                if end is not None and (past or abs(at - end) <= BOUND_NEAR * (1 + abs(end)))]
+        if ends:
+            near[i] = sorted(ends, key=lambda end: abs(at - end))
+    return near
+
+
+def _face(site: _Site, on: dict[int, Fraction]) -> _Site:
+    """The site with free coordinate i fixed on the exact end on[i] for each i in `on`, the others free."""
     chart_ = site.chart
-    on: dict[int, Fraction] = {}
-    for i, pair in _closed_ends(chart_).items():
-        for end in pair:
-            if end is not None and abs(chart_.start[i] - float(end)) <= BOUND_NEAR * (1 + abs(float(end))):
-                on[i] = end
-    if not on or len(on) == len(chart_.free):
-        return None
     blocks = chart_.model.blocks
     fixed = dict(chart_.fixed)
     for i, end in on.items():
@@ -719,14 +743,63 @@ def _on_face(site: _Site) -> _Site | None:
     return replace(site, chart=face, on_face=tuple(_at_bound(chart_, i, end) for i, end in sorted(on.items())))
 
 
-def _face_after(site: _Site, first: Polished) -> _Site | None:
-    """`_on_face` from the 60-digit point of a site that had no face at its start, where that polishing took a
-    coordinate near a closed end (its curvature too small for the polishing to reach it): in
-    ``(KL(q(z), p(z)) - 1)**2 + (1 - beta)**3 > 0``, beta in (0, 1], the minimiser left beta 2.6e-4 from 1 and
-    the 60-digit polishing 6.4e-8, its gap 2.6e-22 (red team rt55 F1's s4); None otherwise."""
-    if site.on_face or _on_face(site) is not None:
+def _on_face(site: _Site) -> _Site | None:
+    """The site with every free coordinate the float minimiser left near a closed end of its (`_near_ends`)
+    fixed on the nearest such end, the others free; None when there is none, or none is left free.  The
+    polishing freezes a coordinate entering linearly where the minimiser left it (beta = 1 + 3.9e-11 for
+    ``beta >= 1``), its gap never falling, so `_worth_more` dropped the site, and ``log(beta)`` (curving down)
+    walks beta out of the domain: ``(KL(q(z), p(z)) - 1)**2 + (beta - 1) > 0``, false on a curve at beta = 1,
+    passed with accept, as did a likelihood's 1 (red team rt55 F1).  On the face the sides meet where they do
+    on the bound, a point of the domain (the end is closed); the site itself is polished too (a meeting
+    1e-7 inside the bound is its own).  A non-strict step is polished there too: the face's rational points
+    hold the end exactly (``>= 1/5``: the float 0.2 is 1.1e-17 above it, a gap that hid a counterexample;
+    red team rt57 F5)."""
+    near = _near_ends(site.chart)
+    if not near or len(near) == len(site.chart.free):
         return None
-    return _on_face(replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point))))
+    return _face(site, {i: ends[0] for i, ends in near.items()})
+
+
+def _other_faces(site: _Site) -> list[_Site]:
+    """`_on_face`'s face with one coordinate near two closed ends (a premise interval [0, 1e-8], or a premise end
+    1e-8 from a [params] end) fixed on the farther one instead: the minimiser may stop nearer the end the sides
+    do not meet on (red team rt57 F2, F3: the later end replaced the earlier)."""
+    near = _near_ends(site.chart)
+    if not near or len(near) == len(site.chart.free):
+        return []
+    nearest = {i: ends[0] for i, ends in near.items()}
+    return [_face(site, {**nearest, i: ends[1]}) for i, ends in near.items() if len(ends) > 1]
+
+
+def _corners(site: _Site) -> Iterator[Instance]:
+    """Where every free coordinate is near a closed end of its (no face is left to polish): the exact rational
+    points with each on its nearest end, then with one on its other, for the caller to decide."""
+    near = _near_ends(site.chart)
+    if not near or len(near) != len(site.chart.free):
+        return
+    nearest = {i: ends[0] for i, ends in near.items()}
+    for on in [nearest] + [{**nearest, i: ends[1]} for i, ends in near.items() if len(ends) > 1]:
+        found = _face(site, on).chart.instance((), 0)
+        if found is not None:
+            yield found
+
+
+def _face_after(site: _Site, first: Polished) -> _Site | None:
+    """`_on_face` from the 60-digit point of a site, where that polishing took a coordinate near a closed end
+    (its curvature too small for the polishing to reach it): in ``(KL(q(z), p(z)) - 1)**2 + (1 - beta)**3 > 0``,
+    beta in (0, 1], the minimiser left beta 2.6e-4 from 1 and the 60-digit polishing 6.4e-8, its gap 2.6e-22
+    (red team rt55 F1's s4).  A face's too, the new coordinates fixed with the ones it has (red team rt58 F1:
+    ``(KL - 1)**2 + (beta - 1) + (1 - gamma)**3 > 0``, the face beta = 1 took gamma to 1 - 8.2e-8, and the face
+    with both was never polished); a site's own only where that fixes more than its face at the start did.
+    None otherwise.  Each face after fixes one coordinate more, so the chain ends."""
+    moved = replace(site, chart=replace(site.chart, start=tuple(float(v) for v in first.point)))
+    face = _on_face(moved)
+    if face is None:
+        return None
+    if not site.on_face and (at_start := _on_face(site)) is not None and len(face.chart.free) >= len(
+            at_start.chart.free):
+        return None
+    return replace(face, on_face=site.on_face + face.on_face)
 
 
 def _closed_bounds(chart_: Chart) -> list[tuple[int, Fraction]]:
