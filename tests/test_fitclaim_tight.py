@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from child_processes import CHILD_TIMEOUT_SECONDS
 
 from elbo_sym.cli import main
 
@@ -23,7 +24,7 @@ establishes", fits the line's rest only with its math spaces shrunk to nothing."
 
 def pdf_lines(path: Path) -> list[str]:
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True,
-                          timeout=60).stdout
+                          timeout=CHILD_TIMEOUT_SECONDS).stdout
     return [" ".join(line.split()) for line in text.splitlines()]
 
 

@@ -636,8 +636,9 @@ def mistakes_page(reports: Sequence[DerivationReport], solutions: str = "separat
                         left, right = (doc.m(rf"{mistake[side]} \approx {mistake[f'{side}_value_latex']}")
                                        for side in ("left", "right"))
                         # sides printed alike say what differs (red team rt57 F1: `<=` failing between equals)
-                        gap = doc.m(r"\text{left} - \text{right} \approx " + mistake["gap_latex"])
-                        apart = f" ({gap})" if mistake["gap_latex"] else our_words(mistake["apart"])
+                        apart = our_words(mistake["apart"])
+                        if mistake["gap_latex"]:  # only then: doc.m records every formula it sets
+                            apart = " ({})".format(doc.m(r"\text{left} - \text{right} \approx " + mistake["gap_latex"]))
                         doc.add(f"where the left side is {left} and the right side is {right}{apart}.")
                 if mistake["repair_parts"]:
                     doc.add(f"**Repair.** {repair_markdown(doc, mistake['repair_parts'])}")
