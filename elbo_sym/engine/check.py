@@ -560,8 +560,7 @@ class _Instances:
                 approx = approx_text(with_exps(canonical(formed, self.model).as_expr()), values)
             except TooLarge:
                 return ""
-        digits = approx.removeprefix("≈ ")
-        return digits if approx.startswith("≈ ") and digits.lstrip("-0.") else ""
+        return _certified_digits(approx)
 
     def _source(self, source: str, used: frozenset) -> str:
         """A special instance named after q ("tight case q = p(z | x)", "q = p(z)") where the step
@@ -741,11 +740,14 @@ def _beyond_float(e: Expr, values, shown: float) -> str:
     is not 0: a far end's exp(2**41), exp(-1000)); "" when the float holds it or no digits are certain."""
     if math.isnan(shown) or (math.isfinite(shown) and shown != 0):
         return ""
-    approx = approx_text(e, values)
-    if not approx.startswith("≈ "):
-        return ""
+    return _certified_digits(approx_text(e, values))
+
+
+def _certified_digits(approx: str) -> str:
+    """The digits of an approx_text certified to six figures ("≈ 1.97007e+434" -> "1.97007e+434"); "" when
+    it certified none, or the value is 0 ("≈ 0.0": the float's 0 was the value, the sides are alike)."""
     digits = approx.removeprefix("≈ ")
-    return digits if digits.lstrip("-0.") else ""  # "0.0": the float's 0 was the value
+    return digits if approx.startswith("≈ ") and digits.lstrip("-0.") else ""
 
 
 def _long_rational(r: Fraction) -> str:
@@ -1898,7 +1900,7 @@ def _accept_besides(step: Step, model: Model) -> str:
     writing ``K = "any"``: UNSEARCHED_DENSITIES) -- said now, not after the author raised the budget (the
     session-21 CI: the search ran out first and the error named the budget alone); else, in a file with a
     large explicit K, what else helps (LARGE_K_HINT; red team rt56 F2: K = 2000 ran out with no hint)."""
-    if step.accept == "checked" and model.spec.K == "any":
+    if step.accept == "checked" and _any_k(model):
         return f"; besides, {_unsearched_refusal(model)}"
     if isinstance(model.spec.K, int) and model.spec.K >= LARGE_K:
         return f"; {LARGE_K_HINT.format(K=model.spec.K)}"
